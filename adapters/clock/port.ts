@@ -1,0 +1,4 @@
+/** Where time comes from (DESIGN.md §3). Epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
