@@ -1,0 +1,607 @@
+// SQLite implementation of the read-store port (embedded deployment, DESIGN.md §1, §4).
+//
+// Layout: one table `c_<collection>(id TEXT PRIMARY KEY, doc TEXT)` per collection, created
+// on first write (or ensureIndex); a missing table reads as an empty collection.
+// `checkpoints` holds each projection's position and version; `read_indexes` the declared
+// index specs, so that multi-valued declarations survive a reopen and a table dropped by
+// `reset` gets its indexes back when it is created again.
+//
+// Durability: WAL + synchronous=NORMAL. A crash may lose the last commits, never tear one:
+// documents and checkpoint change in the same transaction, so a read model is always the
+// state at its checkpoint, and a rebuild can start over from zero anyway.
+//
+// Writes: `commit` buffers the batch in memory (documents serialized once, when written),
+// then applies it plus the checkpoint in ONE synchronous transaction with cached prepared
+// statements. A patch of a document the batch has not read is kept as a list of field
+// changes and applied to the stored document inside that transaction.
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Doc, Filter, FindOptions, IndexSpec, ReadStore, WriteBatch } from './port.js';
+import {
+  assertPath,
+  compileFilter,
+  compileOrderBy,
+  indexColumns,
+  ReadStoreQueryError,
+  sqlRegexp,
+  type PathKind,
+  type SqlValue,
+} from './sqlite-filter.js';
+
+export { ReadStoreQueryError } from './sqlite-filter.js';
+
+export interface SqliteReadStoreOptions {
+  /** Path of the database file (its directory is created if missing), or ':memory:'. */
+  file: string;
+}
+
+export interface QueryExplanation {
+  sql: string;
+  params: SqlValue[];
+  /** The `detail` column of EXPLAIN QUERY PLAN, one line per step. */
+  plan: string[];
+}
+
+export interface SqliteReadStore extends ReadStore {
+  /** The SQL `find` would run for this query, with SQLite's plan for it. */
+  explain(collection: string, filter: Filter, options?: FindOptions): QueryExplanation;
+}
+
+export function openSqliteReadStore(options: SqliteReadStoreOptions): SqliteReadStore {
+  return new SqliteReadStoreImpl(options.file);
+}
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
+const QUERY_CACHE_LIMIT = 500;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS checkpoints (
+  projection TEXT PRIMARY KEY,
+  position   INTEGER NOT NULL,
+  version    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS read_indexes (
+  collection TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  spec       TEXT NOT NULL,
+  PRIMARY KEY (collection, name)
+) WITHOUT ROWID;
+`;
+
+interface DocStatements {
+  get: Statement;
+  upsert: Statement;
+  update: Statement;
+  remove: Statement;
+}
+
+class Collection {
+  readonly table: string;
+  exists = false;
+  /** Declared indexes by name. */
+  readonly specs = new Map<string, IndexSpec>();
+  kinds = new Map<string, PathKind>();
+  statements: DocStatements | undefined;
+
+  constructor(readonly name: string) {
+    this.table = `c_${name}`;
+  }
+
+  declare(name: string, spec: IndexSpec): void {
+    this.specs.set(name, spec);
+    const kinds = new Map<string, PathKind>();
+    for (const s of this.specs.values()) {
+      for (const [path] of s.fields) {
+        if (path === 'id') continue;
+        if (s.multiValued) kinds.set(path, 'multi');
+        else if (!kinds.has(path)) kinds.set(path, 'scalar');
+      }
+    }
+    this.kinds = kinds;
+  }
+}
+
+function indexName(collection: string, spec: IndexSpec): string {
+  const fields = spec.fields.map(([path, direction]) => `${path}${direction === -1 ? ' desc' : ''}`).join(',');
+  return `${spec.multiValued ? 'mv' : 'ix'}_${collection}(${fields})`;
+}
+
+function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+class SqliteReadStoreImpl implements SqliteReadStore {
+  private readonly db: Database.Database;
+  private readonly collections = new Map<string, Collection>();
+  private readonly queries = new Map<string, Statement>();
+  private createdTables: Collection[] = [];
+  private readonly checkpointGet: Statement;
+  private readonly checkpointAdvance: Statement;
+  private readonly checkpointReset: Statement;
+  private readonly indexInsert: Statement;
+  private readonly applyBatch: (buffer: BatchBuffer, projection: string, position: number) => void;
+
+  constructor(file: string) {
+    if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file, { timeout: 5000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('temp_store = MEMORY');
+    this.db.pragma('cache_size = -65536');
+    this.db.function('regexp', { deterministic: true, varargs: true }, (pattern, value, flags) =>
+      sqlRegexp(pattern, value, flags),
+    );
+    this.db.exec(SCHEMA);
+
+    this.checkpointGet = this.db.prepare('SELECT position, version FROM checkpoints WHERE projection = ?');
+    this.checkpointAdvance = this.db.prepare(
+      `INSERT INTO checkpoints (projection, position, version) VALUES (?, ?, 0)
+       ON CONFLICT (projection) DO UPDATE SET position = excluded.position`,
+    );
+    this.checkpointReset = this.db.prepare(
+      `INSERT INTO checkpoints (projection, position, version) VALUES (?, 0, ?)
+       ON CONFLICT (projection) DO UPDATE SET position = 0, version = excluded.version`,
+    );
+    this.indexInsert = this.db.prepare(
+      'INSERT INTO read_indexes (collection, name, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+    );
+
+    const tables = this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 2) = 'c_'")
+      .pluck()
+      .all() as string[];
+    for (const table of tables) {
+      const name = table.slice(2);
+      if (COLLECTION_NAME.test(name)) this.collection(name).exists = true;
+    }
+    const declared = this.db.prepare('SELECT collection, name, spec FROM read_indexes').raw().all() as Array<
+      [string, string, string]
+    >;
+    for (const [collection, name, spec] of declared) {
+      if (COLLECTION_NAME.test(collection)) this.collection(collection).declare(name, JSON.parse(spec) as IndexSpec);
+    }
+
+    const apply = this.db.transaction((buffer: BatchBuffer, projection: string, position: number) => {
+      for (const [collection, entries] of buffer) this.applyEntries(collection, entries);
+      this.checkpointAdvance.run(projection, position);
+    });
+    this.applyBatch = (buffer, projection, position) => this.inTransaction(() => apply(buffer, projection, position));
+  }
+
+  // --- reads ------------------------------------------------------------------------
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    const json = this.readJson(this.collection(collection), id);
+    return json === undefined ? undefined : (JSON.parse(json) as Doc);
+  }
+
+  async find(collection: string, filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
+    const col = this.collection(collection);
+    const { sql, params } = this.selectSql(col, filter, options);
+    if (!col.exists) return [];
+    const rows = this.query(sql, 'pluck').all(...params) as string[];
+    return rows.map((json) => JSON.parse(json) as Doc);
+  }
+
+  async count(collection: string, filter: Filter): Promise<number> {
+    const col = this.collection(collection);
+    const where = compileFilter(filter, col.kinds);
+    if (!col.exists) return 0;
+    return this.query(`SELECT count(*) FROM ${quote(col.table)} WHERE ${where.sql}`, 'pluck').get(
+      ...where.params,
+    ) as number;
+  }
+
+  explain(collection: string, filter: Filter, options: FindOptions = {}): QueryExplanation {
+    const col = this.collection(collection);
+    const { sql, params } = this.selectSql(col, filter, options);
+    if (!col.exists) return { sql, params, plan: [] };
+    const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
+    return { sql, params, plan: rows.map((r) => r.detail) };
+  }
+
+  async *scan(collection: string, batchSize = 500): AsyncIterable<Doc> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+    const col = this.collection(collection);
+    let after: string | undefined;
+    for (;;) {
+      if (!col.exists) return;
+      const table = quote(col.table);
+      const rows = (
+        after === undefined
+          ? this.query(`SELECT id, doc FROM ${table} ORDER BY id LIMIT ?`, 'raw').all(batchSize)
+          : this.query(`SELECT id, doc FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`, 'raw').all(after, batchSize)
+      ) as Array<[string, string]>;
+      for (const [, json] of rows) yield JSON.parse(json) as Doc;
+      if (rows.length < batchSize) return;
+      after = rows[rows.length - 1]![0];
+    }
+  }
+
+  async checkpoint(projection: string): Promise<{ position: number; version: number } | undefined> {
+    const row = this.checkpointGet.get(projection) as { position: number; version: number } | undefined;
+    return row === undefined ? undefined : { position: row.position, version: row.version };
+  }
+
+  // --- writes -----------------------------------------------------------------------
+
+  async ensureIndex(collection: string, spec: IndexSpec): Promise<void> {
+    const col = this.collection(collection);
+    if (!Array.isArray(spec.fields) || spec.fields.length === 0) throw new ReadStoreQueryError('an index needs fields');
+    for (const [path] of spec.fields) assertPath(path);
+    if (spec.multiValued && spec.fields.length !== 1) {
+      throw new ReadStoreQueryError('a multiValued index has exactly one field');
+    }
+    const normalized: IndexSpec = {
+      fields: spec.fields.map(([path, direction]): [string, 1 | -1] => [path, direction]),
+      ...(spec.multiValued ? { multiValued: true } : {}),
+    };
+    const columns = indexColumns(normalized.fields); // validates directions
+    const name = indexName(col.name, normalized);
+    this.inTransaction(
+      this.db.transaction(() => {
+        this.indexInsert.run(col.name, name, JSON.stringify(normalized));
+        this.createTable(col);
+        // SQLite cannot index the elements of a JSON array: a multi-valued declaration only
+        // changes how filters on the path are written.
+        if (!normalized.multiValued) {
+          this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(name)} ON ${quote(col.table)} (${columns})`);
+        }
+      }),
+    );
+    col.declare(name, normalized);
+  }
+
+  async commit(projection: string, position: number, work: (batch: WriteBatch) => Promise<void>): Promise<void> {
+    if (!Number.isSafeInteger(position) || position < 0) throw new RangeError('position must be a non-negative integer');
+    const batch = new SqliteWriteBatch(this);
+    try {
+      await work(batch);
+    } finally {
+      batch.seal();
+    }
+    this.applyBatch(batch.buffer, projection, position);
+  }
+
+  async reset(projection: string, collections: string[], version: number): Promise<void> {
+    if (!Number.isSafeInteger(version)) throw new RangeError('version must be an integer');
+    const cols = collections.map((c) => this.collection(c));
+    this.db.transaction(() => {
+      for (const col of cols) this.db.exec(`DROP TABLE IF EXISTS ${quote(col.table)}`);
+      this.checkpointReset.run(projection, version);
+    })();
+    for (const col of cols) {
+      col.exists = false;
+      col.statements = undefined;
+    }
+    this.queries.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // --- internals used by the write batch ------------------------------------------------
+
+  /** The collection's metadata; validates the name. */
+  collection(name: string): Collection {
+    let col = this.collections.get(name);
+    if (col === undefined) {
+      if (typeof name !== 'string' || !COLLECTION_NAME.test(name)) {
+        throw new ReadStoreQueryError(`invalid collection name ${JSON.stringify(name)}`);
+      }
+      col = new Collection(name);
+      this.collections.set(name, col);
+    }
+    return col;
+  }
+
+  readJson(col: Collection, id: string): string | undefined {
+    if (!col.exists) return undefined;
+    return this.statements(col).get.get(id) as string | undefined;
+  }
+
+  private applyEntries(col: Collection, entries: Map<string, Entry>): void {
+    let st: DocStatements | undefined;
+    for (const [id, entry] of entries) {
+      if (!entry.dirty) continue;
+      switch (entry.state) {
+        case PRESENT:
+          if (st === undefined) {
+            this.createTable(col);
+            st = this.statements(col);
+          }
+          st.upsert.run(id, entry.json ?? JSON.stringify(entry.doc));
+          break;
+        case ABSENT:
+          if (!col.exists) break;
+          st ??= this.statements(col);
+          st.remove.run(id);
+          break;
+        case PENDING: {
+          if (!col.exists) break;
+          st ??= this.statements(col);
+          const json = st.get.get(id) as string | undefined;
+          if (json === undefined) break; // patching a missing document does nothing
+          const doc = JSON.parse(json) as Doc;
+          for (const changes of entry.patches!) applyPatch(doc, changes);
+          st.update.run(JSON.stringify(doc), id);
+          break;
+        }
+      }
+    }
+  }
+
+  /** Runs a transaction; if it rolls back, forgets the tables it created. */
+  private inTransaction(transaction: () => void): void {
+    this.createdTables = [];
+    try {
+      transaction();
+    } catch (error) {
+      for (const col of this.createdTables) {
+        col.exists = false;
+        col.statements = undefined;
+      }
+      throw error;
+    } finally {
+      this.createdTables = [];
+    }
+  }
+
+  private createTable(col: Collection): void {
+    if (col.exists) return;
+    this.createdTables.push(col);
+    const table = quote(col.table);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`);
+    for (const [name, spec] of col.specs) {
+      if (spec.multiValued) continue;
+      this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(name)} ON ${table} (${indexColumns(spec.fields)})`);
+    }
+    col.exists = true;
+  }
+
+  private statements(col: Collection): DocStatements {
+    if (col.statements === undefined) {
+      const table = quote(col.table);
+      col.statements = {
+        get: this.db.prepare(`SELECT doc FROM ${table} WHERE id = ?`).pluck(),
+        upsert: this.db.prepare(
+          `INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`,
+        ),
+        update: this.db.prepare(`UPDATE ${table} SET doc = ? WHERE id = ?`),
+        remove: this.db.prepare(`DELETE FROM ${table} WHERE id = ?`),
+      };
+    }
+    return col.statements;
+  }
+
+  private selectSql(col: Collection, filter: Filter, options: FindOptions): { sql: string; params: SqlValue[] } {
+    const where = compileFilter(filter, col.kinds);
+    let sql = `SELECT doc FROM ${quote(col.table)} WHERE ${where.sql} ${compileOrderBy(options.sort)}`;
+    const params = [...where.params];
+    const skip = options.skip ?? 0;
+    const limit = options.limit ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new ReadStoreQueryError('skip must be a non-negative integer');
+    if (!Number.isInteger(limit) || limit < 0) throw new ReadStoreQueryError('limit must be a non-negative integer');
+    // As in MongoDB, limit 0 means no limit.
+    if (limit > 0 || skip > 0) {
+      sql += ' LIMIT ? OFFSET ?';
+      params.push(limit > 0 ? limit : -1, skip);
+    }
+    return { sql, params };
+  }
+
+  private query(sql: string, mode: 'pluck' | 'raw'): Statement {
+    const key = `${mode}:${sql}`;
+    let stmt = this.queries.get(key);
+    if (stmt === undefined) {
+      stmt = this.db.prepare(sql);
+      if (mode === 'pluck') stmt.pluck();
+      else stmt.raw();
+      if (this.queries.size >= QUERY_CACHE_LIMIT) this.queries.clear();
+      this.queries.set(key, stmt);
+    }
+    return stmt;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Write batch
+
+const PRESENT = 0; // the batch knows the document (json and/or doc)
+const ABSENT = 1; // the batch knows there is no document
+const PENDING = 2; // patches of a document the batch has not read
+
+interface Entry {
+  state: typeof PRESENT | typeof ABSENT | typeof PENDING;
+  /** Whether the entry changes the store (false: only a cached read). */
+  dirty: boolean;
+  /** Serialized document; undefined when `doc` changed since. */
+  json: string | undefined;
+  /** Working copy owned by the batch, parsed lazily. */
+  doc: Doc | undefined;
+  patches: PatchPaths[] | undefined;
+}
+
+type BatchBuffer = Map<Collection, Map<string, Entry>>;
+
+class SqliteWriteBatch implements WriteBatch {
+  readonly buffer: BatchBuffer = new Map();
+  private sealed = false;
+  private lastCollection: Collection | undefined;
+  private lastEntries: Map<string, Entry> | undefined;
+
+  constructor(private readonly store: SqliteReadStoreImpl) {}
+
+  seal(): void {
+    this.sealed = true;
+  }
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    const entries = this.entries(collection);
+    const col = this.lastCollection!;
+    let entry = entries.get(id);
+    if (entry === undefined) {
+      const json = this.store.readJson(col, id);
+      entry =
+        json === undefined
+          ? { state: ABSENT, dirty: false, json: undefined, doc: undefined, patches: undefined }
+          : { state: PRESENT, dirty: false, json, doc: undefined, patches: undefined };
+      entries.set(id, entry);
+    } else if (entry.state === PENDING) {
+      const json = this.store.readJson(col, id);
+      if (json === undefined) {
+        entry.state = ABSENT;
+        entry.dirty = false;
+      } else {
+        const doc = JSON.parse(json) as Doc;
+        for (const changes of entry.patches!) applyPatch(doc, changes);
+        entry.state = PRESENT;
+        entry.doc = doc;
+      }
+      entry.patches = undefined;
+    }
+    if (entry.state === ABSENT) return undefined;
+    // A fresh copy, so that the caller's changes only count once written back.
+    entry.json ??= JSON.stringify(entry.doc);
+    return JSON.parse(entry.json) as Doc;
+  }
+
+  upsert(collection: string, doc: Doc): void {
+    const entries = this.entries(collection);
+    if (typeof doc !== 'object' || doc === null || typeof doc.id !== 'string') {
+      throw new TypeError('a document needs a string id');
+    }
+    entries.set(doc.id, { state: PRESENT, dirty: true, json: JSON.stringify(doc), doc: undefined, patches: undefined });
+  }
+
+  patch(collection: string, id: string, fields: Record<string, unknown>): void {
+    const entries = this.entries(collection);
+    const changes = patchPaths(fields);
+    const entry = entries.get(id);
+    if (entry === undefined) {
+      entries.set(id, { state: PENDING, dirty: true, json: undefined, doc: undefined, patches: [changes] });
+    } else if (entry.state === PENDING) {
+      entry.patches!.push(changes);
+    } else if (entry.state === PRESENT) {
+      const doc = entry.doc ?? (JSON.parse(entry.json!) as Doc);
+      applyPatch(doc, changes);
+      entry.doc = doc;
+      entry.json = undefined;
+      entry.dirty = true;
+    }
+    // ABSENT: patching a missing document does nothing.
+  }
+
+  delete(collection: string, id: string): void {
+    this.entries(collection).set(id, { state: ABSENT, dirty: true, json: undefined, doc: undefined, patches: undefined });
+  }
+
+  private entries(collection: string): Map<string, Entry> {
+    if (this.sealed) throw new Error('this write batch is already committed');
+    if (this.lastCollection !== undefined && this.lastCollection.name === collection) return this.lastEntries!;
+    const col = this.store.collection(collection);
+    let entries = this.buffer.get(col);
+    if (entries === undefined) {
+      entries = new Map();
+      this.buffer.set(col, entries);
+    }
+    this.lastCollection = col;
+    this.lastEntries = entries;
+    return entries;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Patches: MongoDB $set / $unset by dotted path
+
+type PatchPaths = Array<[segments: string[], value: unknown]>;
+
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+const MAX_ARRAY_PADDING = 1000;
+
+function patchPaths(fields: Record<string, unknown>): PatchPaths {
+  if (typeof fields !== 'object' || fields === null) throw new TypeError('patch fields must be an object');
+  const out: PatchPaths = [];
+  for (const [path, value] of Object.entries(fields)) {
+    const segments = path.split('.');
+    if (segments.some((s) => s === '' || FORBIDDEN_SEGMENTS.has(s))) throw new TypeError(`invalid patch path ${JSON.stringify(path)}`);
+    if (segments[0] === 'id') throw new TypeError('a patch cannot change id');
+    // Copy now: later changes to the caller's objects must not leak into the batch.
+    out.push([segments, typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value]);
+  }
+  if (out.length > 1) {
+    const paths = out.map(([s]) => s.join('.')).sort();
+    for (let i = 1; i < paths.length; i++) {
+      if (paths[i]!.startsWith(`${paths[i - 1]!}.`)) {
+        throw new TypeError(`patch paths ${paths[i - 1]} and ${paths[i]} conflict`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Applies all changes or, when one cannot be applied (MongoDB would refuse it), none. */
+function applyPatch(doc: Doc, changes: PatchPaths): void {
+  for (const [segments, value] of changes) setPath(doc, segments, value, true);
+  for (const [segments, value] of changes) setPath(doc, segments, value, false);
+}
+
+function setPath(root: Record<string, unknown>, segments: string[], value: unknown, dryRun: boolean): void {
+  let current: Record<string, unknown> | unknown[] = root;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isArray = Array.isArray(current);
+    if (isArray && !ARRAY_INDEX.test(segment)) {
+      if (value === undefined) return;
+      throw new TypeError(`cannot create field '${segment}' in array '${segments.slice(0, i).join('.')}'`);
+    }
+    const index = isArray ? Number(segment) : -1;
+    if (isArray && index > (current as unknown[]).length + MAX_ARRAY_PADDING) {
+      throw new TypeError(`array index ${segment} is too far past the end of '${segments.slice(0, i).join('.')}'`);
+    }
+    if (i === segments.length - 1) {
+      if (dryRun) return;
+      if (isArray) {
+        const array = current as unknown[];
+        // MongoDB's $unset of an array element leaves a null in its place.
+        if (value === undefined) {
+          if (index < array.length) array[index] = null;
+        } else {
+          while (array.length < index) array.push(null);
+          array[index] = value;
+        }
+      } else if (value === undefined) {
+        delete (current as Record<string, unknown>)[segment];
+      } else {
+        (current as Record<string, unknown>)[segment] = value;
+      }
+      return;
+    }
+    let next: unknown = isArray
+      ? (current as unknown[])[index]
+      : Object.hasOwn(current, segment)
+        ? (current as Record<string, unknown>)[segment]
+        : undefined;
+    if (next === undefined) {
+      if (value === undefined || dryRun) return; // nothing to unset / the rest will be created
+      next = {};
+      if (isArray) {
+        const array = current as unknown[];
+        while (array.length < index) array.push(null);
+        array[index] = next;
+      } else {
+        (current as Record<string, unknown>)[segment] = next;
+      }
+    } else if (typeof next !== 'object' || next === null) {
+      if (value === undefined) return;
+      throw new TypeError(`cannot create field '${segments[i + 1]}' in '${segments.slice(0, i + 1).join('.')}'`);
+    }
+    current = next as Record<string, unknown> | unknown[];
+  }
+}

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import type { EventStore } from '../../adapters/eventstore/port.js';
+import type { Clock } from '../../adapters/clock/port.js';
+import { changeSetting } from '../../commands/settings/settings.js';
+import { loadAggregate } from '../../commands/shared/handle-command.js';
+import type { Tasks } from '../../commands/tasks/tasks.js';
+import { allSettings, settingsDecider, settingsStream } from '../../domain/settings/settings.js';
+import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { ProblemError } from '../shared/problem.js';
+import { respondWithTask } from '../shared/task-response.js';
+
+const settingView = z.object({
+  name: z.string(),
+  value: z.union([z.string(), z.number(), z.boolean()]),
+  default: z.union([z.string(), z.number(), z.boolean()]),
+  type: z.enum(['integer', 'boolean', 'string', 'enum']),
+  description: z.string(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  unit: z.string().optional(),
+  values: z.array(z.string()).optional(),
+});
+
+const changeBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean()]) });
+
+/** The settings stream's version is every setting's ETag: `If-Match` guards lost updates. */
+const etagOf = (version: number) => `"${version}"`;
+
+function ifMatchVersion(header: string | undefined): number | undefined {
+  if (header === undefined || header.trim() === '*') return undefined;
+  const match = /^\s*(?:W\/)?"(-?\d+)"\s*$/.exec(header);
+  if (!match) throw new ProblemError(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag given by this API', [{ field: 'If-Match', message: 'not an ETag of this resource' }]);
+  return Number(match[1]);
+}
+
+export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
+  const load = () => loadAggregate(deps.eventStore, settingsDecider, settingsStream);
+  return [
+    endpoint({
+      method: 'get',
+      path: '/v1/settings',
+      tag: 'settings',
+      summary: 'All global settings with their values and defaults',
+      permission: 'setting:read',
+      responses: { 200: { description: 'Settings', schema: z.object({ items: z.array(settingView) }) } },
+      async handle({ res }) {
+        const { state, version } = await load();
+        res.setHeader('ETag', etagOf(version));
+        res.json({ items: allSettings(state) });
+      },
+    }),
+    endpoint({
+      method: 'get',
+      path: '/v1/settings/:name',
+      tag: 'settings',
+      summary: 'One setting',
+      permission: 'setting:read',
+      responses: { 200: { description: 'The setting', schema: settingView } },
+      async handle({ res, params }) {
+        const { state, version } = await load();
+        const setting = allSettings(state).find((item) => item.name === params.name);
+        if (!setting) throw new ProblemError(404, 'SETTING_NOT_FOUND', `no setting named ${params.name}`);
+        res.setHeader('ETag', etagOf(version));
+        res.json(setting);
+      },
+    }),
+    endpoint({
+      method: 'put',
+      path: '/v1/settings/:name',
+      tag: 'settings',
+      summary: 'Change a setting (a task; the change is an event)',
+      permission: 'setting:update',
+      body: changeBody,
+      responses: { 200: { description: 'Changed', schema: z.object({ name: z.string(), value: z.unknown(), taskId: z.string() }) } },
+      async handle({ req, res, params, body }) {
+        const name = params.name!;
+        const expectedVersion = ifMatchVersion(req.get('if-match'));
+        const started = await deps.tasks.start(
+          requestContextOf(req, res),
+          { action: 'UpdateSetting', resourceType: 'setting', resourceIds: [name], request: { name, value: body.value } },
+          async (task) => {
+            const changed = await changeSetting(deps.eventStore, task, name, body.value, expectedVersion);
+            return { result: { name: changed.name, value: changed.value } };
+          },
+        );
+        await respondWithTask(req, res, deps.tasks, started, { successStatus: 200 });
+      },
+    }),
+  ];
+}

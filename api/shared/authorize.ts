@@ -1,0 +1,26 @@
+import type { Request, Response } from 'express';
+import type { Tasks } from '../../commands/tasks/tasks.js';
+import { roleAllows } from '../../domain/identity/permissions.js';
+import { localsOf, requestContextOf, type Authorizer } from './endpoint.js';
+import { ProblemError } from './problem.js';
+
+/**
+ * Every command and query is authorized. A denial is answered 403 FORBIDDEN and recorded as
+ * a refused task, so the audit log shows who tried what, from where.
+ */
+export function authorizeRequest(deps: { tasks: Tasks }): Authorizer {
+  return async (req: Request, res: Response, permission: string) => {
+    const principal = localsOf(res).principal;
+    if (!principal) {
+      throw new ProblemError(401, 'UNAUTHENTICATED', 'authentication required', undefined, { 'WWW-Authenticate': 'Bearer' });
+    }
+    if (roleAllows(principal.roles, permission)) return;
+    const message = `permission ${permission} is required`;
+    await deps.tasks.refuse(
+      { ...requestContextOf(req, res), idempotencyKey: undefined },
+      { action: permission, resourceType: permission.split(':')[0] ?? 'unknown', request: { method: req.method, path: req.path } },
+      { code: 'FORBIDDEN', message, kind: 'forbidden' },
+    );
+    throw new ProblemError(403, 'FORBIDDEN', message);
+  };
+}

@@ -1,0 +1,76 @@
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import type { Clock } from '../adapters/clock/port.js';
+import { systemClock } from '../adapters/clock/system.js';
+import { instrumentEventStore } from '../adapters/eventstore/instrumented.js';
+import type { EventStore } from '../adapters/eventstore/port.js';
+import { openSqliteEventStore } from '../adapters/eventstore/sqlite.js';
+import type { ReadStore } from '../adapters/readstore/port.js';
+import { openSqliteReadStore } from '../adapters/readstore/sqlite.js';
+import type { SecretBox } from '../adapters/secrets/port.js';
+import { loadKeyRing } from '../adapters/secrets/keyring.js';
+import { createApp } from '../api/app.js';
+import { createMetrics, registerProjectionLag } from '../api/shared/metrics.js';
+import type { Logger } from '../api/shared/endpoint.js';
+import { bootstrapAdmin } from '../commands/identity/bootstrap-admin.js';
+import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
+import { allProjections } from '../projections/index.js';
+import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
+import { sqliteFile, type Config } from './config.js';
+
+export const version = '0.1.0';
+
+export interface Stratus {
+  app: ReturnType<typeof createApp>;
+  eventStore: EventStore;
+  readStore: ReadStore;
+  runner: ProjectionRunner;
+  tasks: Tasks;
+  secrets: SecretBox;
+  /** Set on first start when the admin password was generated: show it once. */
+  generatedAdminPassword?: string;
+  close(): Promise<void>;
+}
+
+export function openStores(config: Config, clock: Clock) {
+  const eventStore = openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock });
+  const readStore = openSqliteReadStore({ file: sqliteFile(config.readStoreUrl, 'STRATUS_READSTORE') });
+  return { eventStore, readStore };
+}
+
+/** The composition root: configuration → adapters → commands, projections and the API. */
+export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock }): Promise<Stratus> {
+  const { log } = options;
+  const clock = options.clock ?? systemClock;
+  if (config.busUrl !== 'local') throw new Error(`STRATUS_BUS ${config.busUrl} is not supported yet: this build has the in-process bus only`);
+  const metrics = createMetrics();
+  const stores = openStores(config, clock);
+  const eventStore = instrumentEventStore(stores.eventStore, (count) => metrics.eventsAppended.inc(count));
+  const readStore = stores.readStore;
+  const secrets = loadKeyRing({ masterKey: config.masterKey, previousKeys: config.previousMasterKeys, keyFile: resolve(config.dataDir, 'master.key') });
+  const tasks = createTasks({ store: eventStore, clock, log });
+  const runner = createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
+  registerProjectionLag(metrics, eventStore, runner);
+
+  const bootstrap = await bootstrapAdmin({ store: eventStore, clock }, config.adminPassword);
+  await runner.start();
+  const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version });
+
+  const stratus: Stratus = {
+    app, eventStore, readStore, runner, tasks, secrets,
+    async close() {
+      await tasks.drain();
+      await runner.stop();
+      await eventStore.close();
+      await readStore.close();
+    },
+  };
+  if (bootstrap.generatedPassword) stratus.generatedAdminPassword = bootstrap.generatedPassword;
+  return stratus;
+}
+
+export function listen(app: Stratus['app'], port: number, host: string): Promise<Server> {
+  return new Promise((resolvePromise, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolvePromise(server)));
+  });
+}

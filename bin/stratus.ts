@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { mkdirSync } from 'node:fs';
+import { systemClock } from '../adapters/clock/system.js';
+import { allProjections } from '../projections/index.js';
+import { composeStratus, listen, openStores, version } from './compose.js';
+import { configDocs, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { replay } from './replay.js';
+
+const help = `stratus ${version} — control plane of a private KVM cloud (event-sourced CQRS)
+
+Usage:
+  stratus [serve]                 run the API, command handling and projections (default)
+  stratus replay <name|all> [--apply]
+                                  rebuild read models from position zero, compare with the
+                                  live ones; --apply replaces the live ones (server stopped)
+  stratus --help | --version
+
+Projections: ${allProjections.map((projection) => projection.name).join(', ')}
+
+Environment:
+${configDocs.map(([name, defaultValue, meaning]) => `  ${name.padEnd(30)} ${meaning} (default: ${defaultValue || 'none'})`).join('\n')}
+`;
+
+async function serve() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  mkdirSync(config.dataDir, { recursive: true });
+  const stratus = await composeStratus(config, { log });
+  if (stratus.generatedAdminPassword) {
+    // Shown once, on the console only (not through the logger): it is never stored in clear.
+    process.stdout.write(`\n  First start: user "admin" created with password: ${stratus.generatedAdminPassword}\n  Set STRATUS_ADMIN_PASSWORD to choose it instead. It is not shown again.\n\n`);
+  }
+  const server = await listen(stratus.app, config.port, config.host);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info({ port, host: config.host, dataDir: config.dataDir, version }, `Stratus listening on http://${config.host}:${port}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.close();
+    server.closeAllConnections?.();
+    await stratus.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function replayCommand(args: string[]) {
+  const name = args.find((arg) => !arg.startsWith('--'));
+  const apply = args.includes('--apply');
+  const projections = name === 'all' ? allProjections : allProjections.filter((projection) => projection.name === name);
+  if (!name || projections.length === 0) {
+    process.stderr.write(`stratus replay: name a projection (${allProjections.map((p) => p.name).join(', ')}) or all\n`);
+    process.exit(2);
+  }
+  const config = loadConfig();
+  const { eventStore, readStore } = openStores(config, systemClock);
+  try {
+    const reports = await replay({ eventStore, live: readStore, projections, scratchDir: config.dataDir, apply, out: process.stderr });
+    for (const report of reports) {
+      const rate = report.seconds > 0 ? Math.round(report.events / report.seconds) : report.events;
+      process.stdout.write(`${report.projection}: rebuilt ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s); ` +
+        `${report.equal ? 'equal to the live model' : 'DIFFERS from the live model'}${apply ? '; applied' : ''}\n`);
+      for (const difference of report.differences) process.stdout.write(`  ${difference}\n`);
+    }
+    process.exitCode = reports.every((report) => report.equal) ? 0 : 1;
+  } finally {
+    await eventStore.close();
+    await readStore.close();
+  }
+}
+
+async function main(argv: string[]) {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve': return serve();
+    case 'replay': return replayCommand(rest);
+    case '--help': case '-h': case 'help':
+      process.stdout.write(help);
+      return;
+    case '--version': case '-v':
+      process.stdout.write(`${version}\n`);
+      return;
+    default:
+      process.stderr.write(`stratus: unknown command "${command}"\n\n${help}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`stratus: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
