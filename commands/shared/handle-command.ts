@@ -64,7 +64,9 @@ export async function handleCommand<C, S, E extends DomainEvent>(
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (options.expectedVersion !== undefined) throw preconditionFailed(stream, error.actual);
-      if (attempt >= retry.attempts) throw error;
+      if (attempt >= retry.attempts) {
+        throw new DomainError('CONCURRENT_MODIFICATION', `${stream} kept changing while this command was decided; retry`, 'conflict');
+      }
       await sleep(jitteredDelay(retry.baseDelayMs, attempt));
     }
   }
