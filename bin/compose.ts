@@ -13,6 +13,7 @@ import { createApp } from '../api/app.js';
 import { createMetrics, registerProjectionLag } from '../api/shared/metrics.js';
 import type { Logger } from '../api/shared/endpoint.js';
 import { bootstrapAdmin } from '../commands/identity/bootstrap-admin.js';
+import { failInterruptedTasks } from '../commands/tasks/interrupted.js';
 import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
 import { allProjections } from '../projections/index.js';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
@@ -52,8 +53,15 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   const runner = createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
   registerProjectionLag(metrics, eventStore, runner);
 
+  const startedAt = clock.now();
   const bootstrap = await bootstrapAdmin({ store: eventStore, clock }, config.adminPassword);
   await runner.start();
+  // Once the task list has caught up, give tasks cut off by an earlier crash their outcome.
+  const recovery = eventStore.headPosition()
+    .then((head) => runner.waitFor(head, 3_600_000, 'tasks'))
+    .then((caughtUp) => (caughtUp ? failInterruptedTasks({ store: eventStore, readStore, clock, startedAt }) : 0))
+    .then((count) => { if (count > 0) log.info({ count }, 'tasks interrupted by the last stop marked failed'); })
+    .catch((error: unknown) => log.error({ err: error }, 'could not mark interrupted tasks'));
   const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version });
 
   const stratus: Stratus = {
@@ -61,6 +69,7 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
     async close() {
       await tasks.drain();
       await runner.stop();
+      await recovery;
       await eventStore.close();
       await readStore.close();
     },

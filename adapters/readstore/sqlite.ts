@@ -14,6 +14,13 @@
 // then applies it plus the checkpoint in ONE synchronous transaction with cached prepared
 // statements. A patch of a document the batch has not read is kept as a list of field
 // changes and applied to the stored document inside that transaction.
+//
+// Bulk loads: a table created by a write (a new collection, or one dropped by `reset` for a
+// rebuild) gets its declared secondary indexes only when it is first queried (find, count,
+// explain) or when a commit writes fewer than BULK_WRITES documents to it (the projection
+// has caught up). Maintaining several expression indexes row by row during a replay costs
+// several times more than building them once with CREATE INDEX afterwards. Lookups by id
+// never wait for this: the primary key always exists.
 
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -57,6 +64,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
 const QUERY_CACHE_LIMIT = 500;
+/** A commit with fewer writes to a collection than this builds its pending indexes. */
+const BULK_WRITES = 256;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -82,6 +91,8 @@ interface DocStatements {
 class Collection {
   readonly table: string;
   exists = false;
+  /** Declared indexes may be missing from the table (see "Bulk loads" above). */
+  indexesPending = false;
   /** Declared indexes by name. */
   readonly specs = new Map<string, IndexSpec>();
   kinds = new Map<string, PathKind>();
@@ -132,6 +143,10 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('temp_store = MEMORY');
     this.db.pragma('cache_size = -65536');
+    // Fewer, larger checkpoints (each one syncs the database file); the WAL is truncated
+    // back to journal_size_limit after each.
+    this.db.pragma('wal_autocheckpoint = 10000');
+    this.db.pragma('journal_size_limit = 67108864');
     this.db.function('regexp', { deterministic: true, varargs: true }, (pattern, value, flags) =>
       sqlRegexp(pattern, value, flags),
     );
@@ -156,7 +171,11 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       .all() as string[];
     for (const table of tables) {
       const name = table.slice(2);
-      if (COLLECTION_NAME.test(name)) this.collection(name).exists = true;
+      if (COLLECTION_NAME.test(name)) {
+        const col = this.collection(name);
+        col.exists = true;
+        col.indexesPending = true; // a previous process may have left them pending
+      }
     }
     const declared = this.db.prepare('SELECT collection, name, spec FROM read_indexes').raw().all() as Array<
       [string, string, string]
@@ -169,7 +188,12 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       for (const [collection, entries] of buffer) this.applyEntries(collection, entries);
       this.checkpointAdvance.run(projection, position);
     });
-    this.applyBatch = (buffer, projection, position) => this.inTransaction(() => apply(buffer, projection, position));
+    this.applyBatch = (buffer, projection, position) => {
+      this.inTransaction(() => apply(buffer, projection, position));
+      for (const [col, entries] of buffer) {
+        if (col.indexesPending && entries.size < BULK_WRITES) this.buildIndexes(col);
+      }
+    };
   }
 
   // --- reads ------------------------------------------------------------------------
@@ -183,6 +207,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const col = this.collection(collection);
     const { sql, params } = this.selectSql(col, filter, options);
     if (!col.exists) return [];
+    this.buildIndexes(col);
     const rows = this.query(sql, 'pluck').all(...params) as string[];
     return rows.map((json) => JSON.parse(json) as Doc);
   }
@@ -191,6 +216,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const col = this.collection(collection);
     const where = compileFilter(filter, col.kinds);
     if (!col.exists) return 0;
+    this.buildIndexes(col);
     return this.query(`SELECT count(*) FROM ${quote(col.table)} WHERE ${where.sql}`, 'pluck').get(
       ...where.params,
     ) as number;
@@ -200,6 +226,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const col = this.collection(collection);
     const { sql, params } = this.selectSql(col, filter, options);
     if (!col.exists) return { sql, params, plan: [] };
+    this.buildIndexes(col);
     const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
     return { sql, params, plan: rows.map((r) => r.detail) };
   }
@@ -247,8 +274,9 @@ class SqliteReadStoreImpl implements SqliteReadStore {
         this.indexInsert.run(col.name, name, JSON.stringify(normalized));
         this.createTable(col);
         // SQLite cannot index the elements of a JSON array: a multi-valued declaration only
-        // changes how filters on the path are written.
-        if (!normalized.multiValued) {
+        // changes how filters on the path are written. A table with pending indexes gets
+        // this one with the others.
+        if (!normalized.multiValued && !col.indexesPending) {
           this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(name)} ON ${quote(col.table)} (${columns})`);
         }
       }),
@@ -276,6 +304,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     })();
     for (const col of cols) {
       col.exists = false;
+      col.indexesPending = false;
       col.statements = undefined;
     }
     this.queries.clear();
@@ -344,6 +373,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     } catch (error) {
       for (const col of this.createdTables) {
         col.exists = false;
+        col.indexesPending = false;
         col.statements = undefined;
       }
       throw error;
@@ -355,13 +385,21 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   private createTable(col: Collection): void {
     if (col.exists) return;
     this.createdTables.push(col);
-    const table = quote(col.table);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`);
-    for (const [name, spec] of col.specs) {
-      if (spec.multiValued) continue;
-      this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(name)} ON ${table} (${indexColumns(spec.fields)})`);
-    }
+    this.db.exec(`CREATE TABLE IF NOT EXISTS ${quote(col.table)} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)`);
     col.exists = true;
+    col.indexesPending = true;
+  }
+
+  /** Creates the declared indexes a table may lack (see "Bulk loads" above). */
+  private buildIndexes(col: Collection): void {
+    if (!col.exists || !col.indexesPending) return;
+    this.db.transaction(() => {
+      for (const [name, spec] of col.specs) {
+        if (spec.multiValued) continue;
+        this.db.exec(`CREATE INDEX IF NOT EXISTS ${quote(name)} ON ${quote(col.table)} (${indexColumns(spec.fields)})`);
+      }
+    })();
+    col.indexesPending = false;
   }
 
   private statements(col: Collection): DocStatements {

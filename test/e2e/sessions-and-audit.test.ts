@@ -55,7 +55,7 @@ describe('audit log of logins', () => {
     expect(failed.body.code).toBe('INVALID_CREDENTIALS');
 
     const reader = await stratus.login();
-    const entries = await auditEntries(reader, logout.headers['stratus-position'], `clientIp=${clientIp}`);
+    const entries = await auditEntries(reader, logout.headers['stratus-position'] as string, `clientIp=${clientIp}`);
     expect(entries.map((entry) => [entry.action, entry.result])).toEqual([
       ['Logout', 'success'],
       ['Login', 'success'],
@@ -77,7 +77,7 @@ describe('audit log of logins', () => {
     const bad = await request(stratus.app).put('/v1/settings/session.timeout').set('Authorization', auth).send({ value: 5 }).expect(400);
     expect(bad.body).toMatchObject({ code: 'INVALID_SETTING_VALUE', errors: [{ field: 'value' }] });
 
-    const entries = await auditEntries(auth, ok.headers['stratus-position'], 'action=UpdateSetting', 'operator.name=admin', `time>=${before}`);
+    const entries = await auditEntries(auth, ok.headers['stratus-position'] as string, 'action=UpdateSetting', 'operator.name=admin', `time>=${before}`);
     const byTask = new Map(entries.map((entry) => [entry.id, entry]));
     expect(byTask.get(ok.body.taskId)).toMatchObject({
       action: 'UpdateSetting', result: 'success', resourceType: 'setting', resourceIds: ['session.timeout'], request: { name: 'session.timeout', value: 3600 },
