@@ -1,11 +1,23 @@
 // SQLite implementation of the event-store port (embedded deployment, DESIGN.md §1).
 //
 // Durability: WAL + synchronous=FULL, so an acknowledged append survives power loss.
+//
 // Throughput: appends are group-committed. Callers enqueue; a flush on setImmediate writes
 // up to MAX_BATCH appends in ONE transaction (one fsync), checking each append's expected
-// version against the stream as left by the earlier appends of the same batch. A failing
-// append is rolled back to its own savepoint and rejected alone; the others commit.
-// Promises settle only after COMMIT has returned.
+// version against the stream as left by the earlier appends of the same batch. A refused
+// append is rejected alone; the others commit. Promises settle only after COMMIT returns.
+//
+// What a commit costs is the number of pages it dirties. A B-tree index on (stream, version)
+// dirties one leaf page per stream touched — a hundred appends to a hundred streams wrote a
+// hundred index pages and twelve data pages. So the per-stream index is kept like an LSM
+// tree's: the `events` table is the log (appends touch only its right edge), the index of
+// events written since the last index flush lives in memory (`recent`), and every
+// INDEX_FLUSH_EVENTS events it is written to `stream_index` in one sorted bulk insert. The
+// memory index is derived data: on open (and when another connection has written, seen
+// through PRAGMA data_version) it is rebuilt from the log after `indexed_through`.
+//
+// If a write still fails (a duplicate event id), the transaction is rolled back and the
+// batch is written again the careful way: each append in its own savepoint.
 //
 // Positions are the INTEGER PRIMARY KEY of the events table, assigned under the write lock
 // in commit order (head + 1, head + 2, ...), so $all is gapless and a reader's snapshot
@@ -67,12 +79,20 @@ CREATE TABLE IF NOT EXISTS events (
   metadata    TEXT    NOT NULL,
   recorded_at INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_stream_version ON events (stream, version);
-CREATE TABLE IF NOT EXISTS streams (
-  stream   TEXT    PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS stream_index (
+  stream   TEXT    NOT NULL,
   version  INTEGER NOT NULL,
-  position INTEGER NOT NULL
+  position INTEGER NOT NULL,
+  PRIMARY KEY (stream, version)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS store_meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO store_meta (key, value) VALUES ('indexed_through', 0);
+-- Layout of earlier versions: a per-event (stream, version) index and a heads table.
+DROP INDEX IF EXISTS events_stream_version;
+DROP TABLE IF EXISTS streams;
 `;
 
 const EVENT_COLUMNS = 'position, id, stream, version, type, data, metadata, recorded_at';
@@ -94,11 +114,30 @@ interface SerializedEvent {
   type: string;
   data: string;
   metadata: string;
+  original: { data: unknown; metadata: EventMetadata };
 }
+
+/** Positions of a stream's events not yet in `stream_index`: versions first..first+n-1. */
+interface RecentStream {
+  firstVersion: number;
+  positions: number[];
+}
+
+interface StreamHead {
+  version: number;
+  position: number;
+}
+
+type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
 const DEFAULT_MAX_BATCH = 1000;
 const DEFAULT_POLL_MS = 250;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Rows per multi-row INSERT (8 values each, far below SQLite's variable limit). */
+const INSERT_CHUNK = 64;
+/** Events indexed in memory before they are written to `stream_index` in one go. */
+const INDEX_FLUSH_EVENTS = 50_000;
+const MAX_CACHED_HEADS = 100_000;
 
 /** Opens (creating if needed) a SQLite event store. */
 export function openSqliteEventStore(options: SqliteEventStoreOptions): EventStore {
@@ -126,20 +165,107 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     release: db.prepare('RELEASE append'),
     rollbackTo: db.prepare('ROLLBACK TO append'),
     head: db.prepare('SELECT max(position) FROM events').pluck(),
-    streamHead: db.prepare('SELECT version, position FROM streams WHERE stream = ?').raw(),
-    upsertStream: db.prepare(
-      'INSERT INTO streams (stream, version, position) VALUES (?, ?, ?) ' +
-        'ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position',
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    indexedThrough: db.prepare("SELECT value FROM store_meta WHERE key = 'indexed_through'").pluck(),
+    setIndexedThrough: db.prepare("UPDATE store_meta SET value = ? WHERE key = 'indexed_through'"),
+    flushIndex: db.prepare(
+      'INSERT INTO stream_index (stream, version, position) ' +
+        'SELECT stream, version, position FROM events WHERE position > ? AND position <= ? ORDER BY stream, version',
     ),
-    insert: db.prepare(
-      `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    logTail: db.prepare('SELECT stream, version, position FROM events WHERE position > ? ORDER BY position').raw(),
+    indexedHead: db
+      .prepare('SELECT version, position FROM stream_index WHERE stream = ? ORDER BY version DESC LIMIT 1')
+      .raw(),
+    insert: db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertChunk: db.prepare(
+      `INSERT INTO events (${EVENT_COLUMNS}) VALUES ${Array.from({ length: INSERT_CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
     ),
     eventById: db.prepare('SELECT stream, version FROM events WHERE id = ?').raw(),
+    eventByIdFull: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).raw(),
+    eventAt: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position = ?`).raw(),
     readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
-    readStream: db
-      .prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream = ? AND version >= ? ORDER BY version LIMIT ?`)
+    readIndexed: db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')} FROM stream_index s ` +
+          'JOIN events e ON e.position = s.position WHERE s.stream = ? AND s.version >= ? ORDER BY s.version LIMIT ?',
+      )
       .raw(),
   };
+
+  // --- the in-memory part of the stream index ------------------------------------------
+
+  let indexedThrough = 0;
+  /** Highest position reflected in `recent`. */
+  let recentThrough = 0;
+  let recentCount = 0;
+  const recent = new Map<string, RecentStream>();
+  /** Heads of streams found in `stream_index`, so that a busy stream is looked up once. */
+  const indexedHeads = new Map<string, StreamHead>();
+  let knownDataVersion = -1;
+
+  function addRecent(stream: string, version: number, position: number): void {
+    const entry = recent.get(stream);
+    if (entry) entry.positions.push(position);
+    else recent.set(stream, { firstVersion: version, positions: [position] });
+    recentCount++;
+    recentThrough = position;
+  }
+
+  /** Rebuilds the memory index from the log: on open, and after another connection wrote. */
+  function reloadRecent(): void {
+    recent.clear();
+    indexedHeads.clear();
+    recentCount = 0;
+    indexedThrough = stmt.indexedThrough.get() as number;
+    recentThrough = indexedThrough;
+    for (const [stream, version, position] of stmt.logTail.iterate(indexedThrough) as Iterable<[string, number, number]>) {
+      addRecent(stream, version, position);
+    }
+  }
+
+  /** Call with or without a transaction; inside one, the answer holds until it ends. */
+  function syncWithOtherConnections(): void {
+    const dataVersion = stmt.dataVersion.get() as number;
+    if (dataVersion === knownDataVersion) return;
+    knownDataVersion = dataVersion;
+    if ((stmt.indexedThrough.get() as number) !== indexedThrough) {
+      reloadRecent();
+      return;
+    }
+    // Only appended: index the new tail of the log.
+    for (const [stream, version, position] of stmt.logTail.iterate(recentThrough) as Iterable<[string, number, number]>) {
+      addRecent(stream, version, position);
+      indexedHeads.delete(stream);
+    }
+  }
+
+  function streamHead(stream: string): StreamHead | undefined {
+    const entry = recent.get(stream);
+    if (entry) {
+      const count = entry.positions.length;
+      return { version: entry.firstVersion + count - 1, position: entry.positions[count - 1]! };
+    }
+    const cached = indexedHeads.get(stream);
+    if (cached) return cached;
+    const row = stmt.indexedHead.get(stream) as [number, number] | undefined;
+    if (!row) return undefined;
+    const head = { version: row[0], position: row[1] };
+    if (indexedHeads.size >= MAX_CACHED_HEADS) indexedHeads.clear();
+    indexedHeads.set(stream, head);
+    return head;
+  }
+
+  /** Moves the memory index into `stream_index`: one sorted bulk insert. In a transaction. */
+  function flushIndex(): void {
+    if (recentCount === 0) return;
+    stmt.flushIndex.run(indexedThrough, recentThrough);
+    stmt.setIndexedThrough.run(recentThrough);
+  }
+
+  reloadRecent();
+  knownDataVersion = stmt.dataVersion.get() as number;
+
+  // --- writing ----------------------------------------------------------------------------
 
   let closed = false;
   let queue: PendingAppend[] = [];
@@ -163,37 +289,124 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     if (queue.length === 0) return;
     const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
     queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+    if (!writeBatch(batch, false)) writeBatch(batch, true);
+  }
 
-    const outcomes: Array<{ ok: true; result: AppendResult } | { ok: false; error: unknown }> = [];
-    let wrote = false;
+  /**
+   * One transaction for the whole batch. Fast mode checks every append before writing and
+   * inserts all rows at the end; it returns false (rolled back) when the batch needs the
+   * careful mode, which gives each append its own savepoint.
+   */
+  function writeBatch(batch: PendingAppend[], careful: boolean): boolean {
     try {
       stmt.begin.run();
     } catch (error) {
       for (const p of batch) p.reject(error);
-      return;
+      return true;
     }
+    /** Heads of the streams this batch wrote, as left by its appends so far. */
+    const touched = new Map<string, StreamHead>();
+    const written: Array<[string, number, number]> = [];
     try {
+      syncWithOtherConnections();
       const recordedAt = clock.now();
       let head = (stmt.head.get() as number | null) ?? 0;
+      const rows: unknown[] = [];
+      const givenIds = new Set<string>();
+      const outcomes: Outcome[] = [];
+
       for (const pending of batch) {
-        stmt.savepoint.run();
-        try {
-          const result = writeAppend(pending, head, recordedAt);
-          stmt.release.run();
-          if (result.events.length > 0 && result.position > head) {
-            head = result.position;
-            wrote = true;
+        const { stream, events, expected } = pending;
+        if (!careful && events.some((e) => e.idGiven)) {
+          // A retry of an append already stored or still in this batch is decided in careful
+          // mode, where each earlier append's rows are visible.
+          if (events.some((e) => e.idGiven && (givenIds.has(e.id) || stmt.eventById.get(e.id) !== undefined))) {
+            stmt.rollback.run();
+            return false;
           }
-          outcomes.push({ ok: true, result });
+          for (const e of events) if (e.idGiven) givenIds.add(e.id);
+        }
+        if (careful) stmt.savepoint.run();
+        try {
+          const retried = careful ? idempotentRetry(pending) : undefined;
+          if (retried) {
+            if (careful) stmt.release.run();
+            outcomes.push({ ok: true, result: retried });
+            continue;
+          }
+          const current = touched.get(stream) ?? streamHead(stream);
+          const actual = current ? current.version : -1;
+          if (!matchesExpected(expected, actual)) throw new WrongExpectedVersionError(stream, expected, actual);
+          if (events.length === 0) {
+            if (careful) stmt.release.run();
+            outcomes.push({ ok: true, result: { version: actual, position: current ? current.position : 0, events: [] } });
+            continue;
+          }
+          const recorded: RecordedEvent[] = new Array(events.length);
+          let version = actual;
+          let position = head;
+          for (let i = 0; i < events.length; i++) {
+            const e = events[i]!;
+            version++;
+            position++;
+            if (careful) {
+              try {
+                stmt.insert.run(position, e.id, stream, version, e.type, e.data, e.metadata, recordedAt);
+              } catch (error) {
+                if (isUniqueViolation(error) && stmt.eventById.get(e.id) !== undefined) {
+                  throw new DuplicateEventIdError(stream, e.id);
+                }
+                throw error;
+              }
+            } else {
+              rows.push(position, e.id, stream, version, e.type, e.data, e.metadata, recordedAt);
+            }
+            // The caller's own objects (they passed JSON.stringify): parsing back what was
+            // just serialized cost more than the insert.
+            recorded[i] = { id: e.id, stream, version, position, type: e.type, data: e.original.data, metadata: e.original.metadata, recordedAt };
+          }
+          if (careful) stmt.release.run();
+          for (let i = 0; i < events.length; i++) written.push([stream, actual + 1 + i, head + 1 + i]);
+          head = position;
+          touched.set(stream, { version, position });
+          outcomes.push({ ok: true, result: { version, position, events: recorded } });
         } catch (error) {
+          if (!careful) {
+            if (error instanceof WrongExpectedVersionError) {
+              outcomes.push({ ok: false, error });
+              continue;
+            }
+            throw error;
+          }
           stmt.rollbackTo.run();
           stmt.release.run();
           outcomes.push({ ok: false, error });
         }
       }
+
+      const chunkValues = INSERT_CHUNK * 8;
+      let offset = 0;
+      for (; offset + chunkValues <= rows.length; offset += chunkValues) stmt.insertChunk.run(rows.slice(offset, offset + chunkValues));
+      for (; offset < rows.length; offset += 8) stmt.insert.run(rows.slice(offset, offset + 8));
+
+      // The memory index now covers this batch; flush it to disk now and then.
+      for (const [stream, version, position] of written) addRecent(stream, version, position);
+      let flushedIndex = false;
+      if (recentCount >= INDEX_FLUSH_EVENTS) {
+        flushIndex();
+        flushedIndex = true;
+      }
       stmt.commit.run();
+      knownDataVersion = stmt.dataVersion.get() as number;
+      if (flushedIndex) {
+        indexedThrough = recentThrough;
+        recent.clear();
+        recentCount = 0;
+        indexedHeads.clear();
+      }
+      settle(batch, outcomes, written.length > 0);
+      return true;
     } catch (error) {
-      // COMMIT (or a savepoint statement) failed: nothing of this batch is durable.
       if (db.inTransaction) {
         try {
           stmt.rollback.run();
@@ -201,9 +414,16 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
           // the transaction is already gone
         }
       }
+      // The memory index may hold rows that were rolled back: rebuild it from the log.
+      reloadRecent();
+      knownDataVersion = stmt.dataVersion.get() as number;
+      if (!careful && isUniqueViolation(error)) return false;
       for (const p of batch) p.reject(error);
-      return;
+      return true;
     }
+  }
+
+  function settle(batch: PendingAppend[], outcomes: Outcome[], wrote: boolean): void {
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes[i]!;
       if (outcome.ok) batch[i]!.resolve(outcome.result);
@@ -219,60 +439,13 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     for (const wake of waiters) wake();
   }
 
-  /** Checks and writes one append inside the batch transaction. Throws to reject it alone. */
-  function writeAppend(pending: PendingAppend, head: number, recordedAt: number): AppendResult {
-    const { stream, events, expected } = pending;
-
-    const retried = idempotentRetry(pending);
-    if (retried) return retried;
-
-    const current = stmt.streamHead.get(stream) as [number, number] | undefined;
-    const actual = current ? current[0] : -1;
-    if (!matchesExpected(expected, actual)) {
-      throw new WrongExpectedVersionError(stream, expected, actual);
-    }
-    if (events.length === 0) {
-      return { version: actual, position: current ? current[1] : 0, events: [] };
-    }
-
-    const recorded: RecordedEvent[] = new Array(events.length);
-    let version = actual;
-    let position = head;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      version++;
-      position++;
-      try {
-        stmt.insert.run(position, e.id, stream, version, e.type, e.data, e.metadata, recordedAt);
-      } catch (error) {
-        if (isUniqueViolation(error) && (stmt.eventById.get(e.id) as unknown) !== undefined) {
-          throw new DuplicateEventIdError(stream, e.id);
-        }
-        throw error;
-      }
-      recorded[i] = {
-        id: e.id,
-        stream,
-        version,
-        position,
-        type: e.type,
-        // What a read would return, not the caller's (possibly non-JSON) object.
-        data: JSON.parse(e.data) as unknown,
-        metadata: parseMetadata(e.metadata),
-        recordedAt,
-      };
-    }
-    stmt.upsertStream.run(stream, version, position);
-    return { version, position, events: recorded };
-  }
-
   /**
    * Idempotent writes (a simple form of KurrentDB's): when every event id of the append is
    * already stored in this stream, consecutively and in the same order, and the expected
    * version is the one the original append had (or 'any' / 'stream_exists'), the append is a
    * retry of an acknowledged write: answer the original result and write nothing. Any other
    * reuse of an existing id goes through the normal checks and fails (version conflict or
-   * DuplicateEventIdError).
+   * DuplicateEventIdError). Runs inside the careful batch, so earlier appends of the batch count.
    */
   function idempotentRetry(pending: PendingAppend): AppendResult | undefined {
     const { stream, events, expected } = pending;
@@ -283,14 +456,29 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     const firstVersion = found[1];
     if (expected === 'no_stream' && firstVersion !== 0) return undefined;
     if (typeof expected === 'number' && firstVersion !== expected + 1) return undefined;
-    const rows = stmt.readStream.all(stream, firstVersion, events.length) as EventRow[];
-    if (rows.length !== events.length) return undefined;
-    for (let i = 0; i < rows.length; i++) {
-      if (rows[i]![1] !== events[i]!.id) return undefined;
+    const stored: RecordedEvent[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const byId = stmt.eventByIdFull.get(events[i]!.id) as EventRow | undefined;
+      if (!byId || byId[2] !== stream || byId[3] !== firstVersion + i) return undefined;
+      stored.push(rowToEvent(byId));
     }
-    const stored = rows.map(rowToEvent);
     const last = stored[stored.length - 1]!;
     return { version: last.version, position: last.position, events: stored };
+  }
+
+  // --- reading ----------------------------------------------------------------------------
+
+  function readStreamSync(stream: string, fromVersion: number, limit: number): RecordedEvent[] {
+    syncWithOtherConnections();
+    const wanted = limit < 0 ? Number.POSITIVE_INFINITY : limit;
+    const out = rowsToEvents(stmt.readIndexed.all(stream, fromVersion, limit) as EventRow[]);
+    const entry = recent.get(stream);
+    if (!entry || out.length >= wanted) return out;
+    const start = Math.max(0, fromVersion - entry.firstVersion);
+    for (let i = start; i < entry.positions.length && out.length < wanted; i++) {
+      out.push(rowToEvent(stmt.eventAt.get(entry.positions[i]!) as EventRow));
+    }
+    return out;
   }
 
   function readAllSync(after: number, limit: number): RecordedEvent[] {
@@ -320,7 +508,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       const fromVersion = Math.max(0, Math.floor(readOptions.fromVersion ?? 0));
       const limit = readOptions.limit === undefined ? -1 : Math.max(0, Math.floor(readOptions.limit));
       if (limit === 0) return [];
-      return rowsToEvents(stmt.readStream.all(stream, fromVersion, limit) as EventRow[]);
+      return readStreamSync(stream, fromVersion, limit);
     },
 
     async readAll({ after, limit }) {
@@ -453,7 +641,14 @@ function serializeEvent(event: NewEvent): SerializedEvent {
   if (idGiven && (typeof event.id !== 'string' || event.id.length === 0)) {
     throw new TypeError('event id must be a non-empty string');
   }
-  return { id: idGiven ? event.id! : timeOrderedUuid(), idGiven, type: event.type, data, metadata };
+  return {
+    id: idGiven ? event.id! : timeOrderedUuid(),
+    idGiven,
+    type: event.type,
+    data,
+    metadata,
+    original: { data: event.data, metadata: event.metadata ?? {} },
+  };
 }
 
 /**
