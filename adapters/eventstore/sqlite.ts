@@ -49,6 +49,8 @@ export interface SqliteEventStoreOptions {
   pollIntervalMs?: number;
   /** How long BEGIN IMMEDIATE waits for another process's write lock. */
   busyTimeoutMs?: number;
+  /** Events indexed in memory before they are written to the on-disk stream index. */
+  indexFlushEvents?: number;
 }
 
 /** An event id that is already stored, in a way that is not an idempotent retry. */
@@ -144,6 +146,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   const clock = options.clock ?? { now: () => Date.now() };
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
+  const indexFlushEvents = options.indexFlushEvents ?? INDEX_FLUSH_EVENTS;
 
   if (options.file !== ':memory:' && options.file !== '') {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -392,7 +395,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       // The memory index now covers this batch; flush it to disk now and then.
       for (const [stream, version, position] of written) addRecent(stream, version, position);
       let flushedIndex = false;
-      if (recentCount >= INDEX_FLUSH_EVENTS) {
+      if (recentCount >= indexFlushEvents) {
         flushIndex();
         flushedIndex = true;
       }

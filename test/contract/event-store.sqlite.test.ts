@@ -70,3 +70,43 @@ describe('sqlite event store', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('sqlite event store: the stream index across its memory and disk parts', () => {
+  it('reads streams whose events span flushed and unflushed index entries, before and after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-eventstore-'));
+    const file = join(dir, 'events.db');
+    let store = openSqliteEventStore({ file, indexFlushEvents: 7 });
+    for (let n = 0; n < 30; n++) {
+      await Promise.all(['a', 'b', 'c'].map((s) => store.append(s, [{ type: 'N', data: { n } }], n === 0 ? 'no_stream' : n - 1)));
+    }
+    const check = async () => {
+      for (const s of ['a', 'b', 'c']) {
+        expect((await store.readStream(s)).map((e) => (e.data as { n: number }).n)).toEqual(Array.from({ length: 30 }, (_, n) => n));
+        expect((await store.readStream(s, { fromVersion: 12, limit: 5 })).map((e) => e.version)).toEqual([12, 13, 14, 15, 16]);
+        expect((await store.readStream(s, { fromVersion: 28 })).map((e) => e.version)).toEqual([28, 29]);
+      }
+      await expect(store.append('a', [{ type: 'N', data: {} }], 28)).rejects.toMatchObject({ actual: 29 });
+    };
+    await check();
+    await store.close();
+    store = openSqliteEventStore({ file, indexFlushEvents: 7 });
+    await check();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sees appends made through another connection to the same file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-eventstore-'));
+    const file = join(dir, 'events.db');
+    const one = openSqliteEventStore({ file, indexFlushEvents: 5 });
+    const two = openSqliteEventStore({ file, indexFlushEvents: 5 });
+    await one.append('shared', [{ type: 'A', data: {} }], 'no_stream');
+    await expect(two.append('shared', [{ type: 'B', data: {} }], 'no_stream')).rejects.toMatchObject({ actual: 0 });
+    for (let v = 1; v < 12; v++) await (v % 2 ? two : one).append('shared', [{ type: 'N', data: { v } }], v - 1);
+    expect((await one.readStream('shared')).map((e) => e.version)).toEqual(Array.from({ length: 12 }, (_, v) => v));
+    expect((await two.readStream('shared')).map((e) => e.version)).toEqual(Array.from({ length: 12 }, (_, v) => v));
+    await one.close();
+    await two.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
