@@ -3,13 +3,32 @@ import { randomUUID } from 'node:crypto';
 import type { EventStore } from '../adapters/eventstore/port.js';
 import type { ReadStore } from '../adapters/readstore/port.js';
 import type { Clock } from '../adapters/clock/port.js';
-import { authenticate } from '../commands/identity/sessions.js';
+import type { SecretBox } from '../adapters/secrets/port.js';
+import type { HostProbe } from '../commands/compute/hosts.js';
+import type { FaultInjector } from '../adapters/hypervisor/port.js';
 import type { Tasks } from '../commands/tasks/tasks.js';
 import { DomainError } from '../domain/shared/errors.js';
 import type { ProjectionRunner } from '../projections/shared/runner.js';
 import { auditEndpoints } from './audit/audit-log.js';
+import { vmInstanceEndpoints } from './compute/vm-instances.js';
+import { clusterEndpoints } from './compute/clusters.js';
+import { hostEndpoints } from './compute/hosts.js';
+import { imageStoreEndpoints } from './compute/image-stores.js';
+import { imageEndpoints } from './compute/images.js';
+import { offeringEndpoints } from './compute/offerings.js';
+import { primaryStorageEndpoints } from './compute/primary-storages.js';
+import { zoneEndpoints } from './compute/zones.js';
+import { volumeEndpoints } from './compute/volumes.js';
+import { volumeSnapshotEndpoints } from './compute/volume-snapshots.js';
+import { l2NetworkEndpoints } from './network/l2-networks.js';
+import { l3NetworkEndpoints } from './network/l3-networks.js';
+import { simulatorEndpoints } from './compute/simulator.js';
 import { healthRoutes } from './health/health.js';
+import { authenticateRequests } from './identity/authenticate.js';
+import { identityEndpoints } from './identity/index.js';
+import { keepRawBody } from './identity/runtime.js';
 import { sessionEndpoints } from './identity/sessions.js';
+import { strictTransportSecurity } from './identity/transport-security.js';
 import { settingsEndpoints } from './settings/settings.js';
 import { taskEndpoints } from './tasks/tasks.js';
 import { authorizeRequest } from './shared/authorize.js';
@@ -29,6 +48,12 @@ export interface ApiDeps {
   /** CIDRs or addresses of proxies whose X-Forwarded-For is believed. */
   trustedProxies: string[];
   version: string;
+  /** Seals host passwords before they enter an event. */
+  secrets: SecretBox;
+  /** The hypervisor driver's host probe (KVM hosts connect only with it; Simulator hosts fall back to their simulated capacity). */
+  hostProbe?: HostProbe;
+  /** Fault injection into simulator hosts (absent when no simulator runs). */
+  faultInjector?: FaultInjector;
   /** Largest accepted request body. */
   bodyLimit?: string;
 }
@@ -44,17 +69,32 @@ export function createApp(deps: ApiDeps) {
 
   app.use(correlate(deps));
   app.use(measure(deps.metrics));
+  app.use(strictTransportSecurity());
   app.use(requireJsonBody);
-  app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: false, type: () => true }));
-  app.use(authenticateBearer(deps));
+  app.use(express.json({ limit: deps.bodyLimit ?? '1mb', strict: false, type: () => true, verify: keepRawBody }));
+  app.use(authenticateRequests(deps));
 
   app.use(healthRoutes(deps));
 
   const endpoints: Endpoint[] = [
     ...sessionEndpoints(deps),
+    ...identityEndpoints(deps),
     ...taskEndpoints(deps),
     ...settingsEndpoints(deps),
     ...auditEndpoints(deps),
+    ...zoneEndpoints(deps),
+    ...clusterEndpoints(deps),
+    ...hostEndpoints(deps),
+    ...primaryStorageEndpoints(deps),
+    ...imageStoreEndpoints(deps),
+    ...imageEndpoints(deps),
+    ...offeringEndpoints(deps),
+    ...l2NetworkEndpoints(deps),
+    ...l3NetworkEndpoints(deps),
+    ...simulatorEndpoints(deps),
+    ...volumeEndpoints(deps),
+    ...volumeSnapshotEndpoints(deps),
+    ...vmInstanceEndpoints(deps),
   ];
   const router = express.Router();
   const operations = mountEndpoints(router, endpoints, authorizeRequest(deps));
@@ -116,24 +156,6 @@ function requireJsonBody(req: Request, _res: Response, next: NextFunction) {
     ]);
   }
   next();
-}
-
-function authenticateBearer(deps: ApiDeps) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const header = req.get('authorization');
-    if (header) {
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      const principal = match ? await authenticate({ store: deps.eventStore, clock: deps.clock }, match[1]!) : undefined;
-      if (!principal) {
-        throw new ProblemError(401, 'UNAUTHENTICATED', 'the credentials are invalid or expired', undefined, {
-          'WWW-Authenticate': 'Bearer error="invalid_token"',
-        });
-      }
-      localsOf(res).principal = principal;
-      localsOf(res).log = localsOf(res).log.child({ actor: principal.actor.name });
-    }
-    next();
-  };
 }
 
 function handleErrors(error: unknown, req: Request, res: Response, _next: NextFunction) {

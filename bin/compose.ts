@@ -18,6 +18,9 @@ import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
 import { allProjections } from '../projections/index.js';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
 import { sqliteFile, type Config } from './config.js';
+import { composeEffects, type ComposedEffects, type EffectsOptions } from './effects.js';
+import { createVolumeProcessManager, type VolumeProcessManager } from '../commands/compute/volume-process-manager.js';
+import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
 
 export const version = '0.1.0';
 
@@ -28,6 +31,12 @@ export interface Stratus {
   runner: ProjectionRunner;
   tasks: Tasks;
   secrets: SecretBox;
+  /** The effect pipeline: bus, simulator, dispatcher, agent and their timer loop. */
+  effects: ComposedEffects;
+  /** Turns VM events into data-volume commands (create/attach for new VMs, detach on destroy …). */
+  volumeProcessManager: VolumeProcessManager;
+  /** The VM process manager (provisioning, teardown, task outcomes) and the deletion expunger's timer. */
+  vmLifecycle: VmLifecycle;
   /** Set on first start when the admin password was generated: show it once. */
   generatedAdminPassword?: string;
   close(): Promise<void>;
@@ -40,7 +49,7 @@ export function openStores(config: Config, clock: Clock) {
 }
 
 /** The composition root: configuration → adapters → commands, projections and the API. */
-export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock }): Promise<Stratus> {
+export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock; effects?: EffectsOptions }): Promise<Stratus> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
   if (config.busUrl !== 'local') throw new Error(`STRATUS_BUS ${config.busUrl} is not supported yet: this build has the in-process bus only`);
@@ -56,18 +65,29 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   const startedAt = clock.now();
   const bootstrap = await bootstrapAdmin({ store: eventStore, clock }, config.adminPassword);
   await runner.start();
+  const effects = composeEffects(config, { eventStore, readStore, clock, secrets, log }, options.effects);
+  await effects.start();
+  const volumeProcessManager = createVolumeProcessManager({ eventStore, readStore, clock, tasks, log });
+  await volumeProcessManager.start();
+  const vmLifecycle = createVmLifecycle({ eventStore, readStore, clock, tasks, log });
+  await vmLifecycle.start();
   // Once the task list has caught up, give tasks cut off by an earlier crash their outcome.
   const recovery = eventStore.headPosition()
     .then((head) => runner.waitFor(head, 3_600_000, 'tasks'))
     .then((caughtUp) => (caughtUp ? failInterruptedTasks({ store: eventStore, readStore, clock, startedAt }) : 0))
     .then((count) => { if (count > 0) log.info({ count }, 'tasks interrupted by the last stop marked failed'); })
+    .then(() => vmLifecycle.failOrphanedTasks(startedAt))
+    .then((count) => { if (count > 0) log.info({ count }, 'VM tasks whose work was cut off before the VM got it marked failed'); })
     .catch((error: unknown) => log.error({ err: error }, 'could not mark interrupted tasks'));
-  const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version });
+  const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version, secrets, faultInjector: effects.simulator, hostProbe: effects.hostProbe.probe });
 
   const stratus: Stratus = {
-    app, eventStore, readStore, runner, tasks, secrets,
+    app, eventStore, readStore, runner, tasks, secrets, effects, volumeProcessManager, vmLifecycle,
     async close() {
       await tasks.drain();
+      await volumeProcessManager.stop();
+      await vmLifecycle.stop();
+      await effects.stop();
       await runner.stop();
       await recovery;
       await eventStore.close();

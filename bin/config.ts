@@ -1,6 +1,15 @@
 import { resolve } from 'node:path';
+import { parseSimulatorFaults } from '../adapters/hypervisor/simulator.js';
 
 // Configuration comes from the environment; a fresh clone runs with none of it set.
+
+/** A PKCS12 file (.p12/.pfx, with its passphrase), or PEM certificate (chain first) and key files. */
+export interface TlsConfig {
+  pfxFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  passphrase?: string;
+}
 
 export interface Config {
   port: number;
@@ -9,10 +18,16 @@ export interface Config {
   eventStoreUrl: string;
   readStoreUrl: string;
   busUrl: string;
+  /** JSON faults for simulator hosts (STRATUS_SIMULATOR_FAULTS), parsed by the simulator. */
+  simulatorFaults: string | undefined;
   masterKey: string | undefined;
   previousMasterKeys: string | undefined;
   adminPassword: string | undefined;
   trustedProxies: string[];
+  /** Serve HTTPS with this certificate (STRATUS_TLS_*); plain HTTP when absent. */
+  tls: TlsConfig | undefined;
+  /** A plain-HTTP port that redirects to HTTPS (only with TLS). */
+  httpRedirectPort: number | undefined;
   logLevel: string;
 }
 
@@ -23,10 +38,16 @@ export const configDocs: Array<[name: string, defaultValue: string, meaning: str
   ['STRATUS_EVENTSTORE', 'sqlite:<data dir>/events.db', 'event store URL'],
   ['STRATUS_READSTORE', 'sqlite:<data dir>/read.db', 'read-model store URL'],
   ['STRATUS_BUS', 'local', 'effect bus (in-process)'],
+  ['STRATUS_SIMULATOR_FAULTS', '', 'faults for simulator hosts, JSON: [{"host":"<host id|management IP|*>","kind":"fail|hang|down","count":1,"op":"vm.start","code":"INJECTED_FAULT"}]'],
   ['STRATUS_MASTER_KEY', '(key file in the data dir)', '32-byte master key (hex or base64) that seals secrets'],
   ['STRATUS_PREVIOUS_MASTER_KEYS', '', 'retired master keys, comma-separated, still used to open old secrets'],
   ['STRATUS_ADMIN_PASSWORD', '(generated, printed once)', 'password of the first admin, used on first start only'],
   ['STRATUS_TRUSTED_PROXIES', '', 'comma-separated addresses/CIDRs whose X-Forwarded-For is believed'],
+  ['STRATUS_TLS_PFX', '', 'serve HTTPS with this PKCS12 file (.p12/.pfx): certificate chain and key'],
+  ['STRATUS_TLS_PASSPHRASE', '', 'passphrase of the PKCS12 file (or of an encrypted PEM key)'],
+  ['STRATUS_TLS_CERT', '', 'serve HTTPS with this PEM certificate chain (with STRATUS_TLS_KEY), instead of a PKCS12 file'],
+  ['STRATUS_TLS_KEY', '', 'PEM private key of STRATUS_TLS_CERT'],
+  ['STRATUS_HTTP_REDIRECT_PORT', '', 'with TLS: also listen on this plain-HTTP port and redirect every request to HTTPS'],
   ['STRATUS_LOG_LEVEL', 'info', 'pino log level'],
 ];
 
@@ -41,10 +62,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStoreUrl: env.STRATUS_EVENTSTORE || `sqlite:${resolve(dataDir, 'events.db')}`,
     readStoreUrl: env.STRATUS_READSTORE || `sqlite:${resolve(dataDir, 'read.db')}`,
     busUrl: env.STRATUS_BUS || 'local',
+    // Parsed here too, so that a malformed value stops the start before anything opens.
+    simulatorFaults: parseSimulatorFaults(env.STRATUS_SIMULATOR_FAULTS).length > 0 ? env.STRATUS_SIMULATOR_FAULTS : undefined,
     masterKey: env.STRATUS_MASTER_KEY || undefined,
     previousMasterKeys: env.STRATUS_PREVIOUS_MASTER_KEYS || undefined,
     adminPassword: env.STRATUS_ADMIN_PASSWORD || undefined,
     trustedProxies: (env.STRATUS_TRUSTED_PROXIES || '').split(',').map((item) => item.trim()).filter(Boolean),
+    ...tlsConfig(env),
     logLevel: env.STRATUS_LOG_LEVEL || 'info',
   };
 }
@@ -55,4 +79,26 @@ export function sqliteFile(url: string, what: string): string {
     throw new Error(`${what} ${url} is not supported yet: this build has the embedded SQLite store only (sqlite:<file>)`);
   }
   return resolve(url.slice('sqlite:'.length));
+}
+
+function tlsConfig(env: NodeJS.ProcessEnv): Pick<Config, 'tls' | 'httpRedirectPort'> {
+  const passphrase = env.STRATUS_TLS_PASSPHRASE || undefined;
+  let tls: TlsConfig | undefined;
+  if (env.STRATUS_TLS_PFX) {
+    if (env.STRATUS_TLS_CERT || env.STRATUS_TLS_KEY) throw new Error('set either STRATUS_TLS_PFX or STRATUS_TLS_CERT and STRATUS_TLS_KEY, not both');
+    tls = { pfxFile: resolve(env.STRATUS_TLS_PFX) };
+  } else if (env.STRATUS_TLS_CERT || env.STRATUS_TLS_KEY) {
+    if (!env.STRATUS_TLS_CERT || !env.STRATUS_TLS_KEY) throw new Error('STRATUS_TLS_CERT and STRATUS_TLS_KEY go together');
+    tls = { certFile: resolve(env.STRATUS_TLS_CERT), keyFile: resolve(env.STRATUS_TLS_KEY) };
+  }
+  if (tls && passphrase) tls.passphrase = passphrase;
+  let httpRedirectPort: number | undefined;
+  if (env.STRATUS_HTTP_REDIRECT_PORT) {
+    if (!tls) throw new Error('STRATUS_HTTP_REDIRECT_PORT redirects to HTTPS: it needs STRATUS_TLS_PFX or STRATUS_TLS_CERT/KEY');
+    httpRedirectPort = Number(env.STRATUS_HTTP_REDIRECT_PORT);
+    if (!Number.isInteger(httpRedirectPort) || httpRedirectPort < 0 || httpRedirectPort > 65535) {
+      throw new Error(`STRATUS_HTTP_REDIRECT_PORT must be a port number, not ${env.STRATUS_HTTP_REDIRECT_PORT}`);
+    }
+  }
+  return { tls, httpRedirectPort };
 }

@@ -2,10 +2,11 @@
 import { mkdirSync } from 'node:fs';
 import { systemClock } from '../adapters/clock/system.js';
 import { allProjections } from '../projections/index.js';
-import { composeStratus, listen, openStores, version } from './compose.js';
+import { composeStratus, openStores, version } from './compose.js';
 import { configDocs, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { replay } from './replay.js';
+import { listenApi } from './tls.js';
 
 const help = `stratus ${version} — control plane of a private KVM cloud (event-sourced CQRS)
 
@@ -31,18 +32,17 @@ async function serve() {
     // Shown once, on the console only (not through the logger): it is never stored in clear.
     process.stdout.write(`\n  First start: user "admin" created with password: ${stratus.generatedAdminPassword}\n  Set STRATUS_ADMIN_PASSWORD to choose it instead. It is not shown again.\n\n`);
   }
-  const server = await listen(stratus.app, config.port, config.host);
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ port, host: config.host, dataDir: config.dataDir, version }, `Stratus listening on http://${config.host}:${port}`);
+  const listening = await listenApi(stratus.app, { port: config.port, host: config.host, tls: config.tls, httpRedirectPort: config.httpRedirectPort });
+  const { port } = listening;
+  log.info({ port, host: config.host, dataDir: config.dataDir, version, tls: listening.scheme === 'https', redirectPort: listening.redirectPort },
+    `Stratus listening on ${listening.scheme}://${config.host}:${port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    server.close();
-    server.closeAllConnections?.();
+    void listening.close();
     await stratus.close();
     process.exit(0);
   };

@@ -38,6 +38,7 @@ import {
   type Subscription,
   type SubscriptionOptions,
 } from './port.js';
+import { batchJsonSql, READ_AHEAD_MIN, ReadAhead } from './sqlite-read-ahead.js';
 
 export interface SqliteEventStoreOptions {
   /** Path of the database file (its directory is created if missing), or ':memory:'. */
@@ -187,6 +188,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     eventByIdFull: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).raw(),
     eventAt: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position = ?`).raw(),
     readAll: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`).raw(),
+    readAllJson: db.prepare(batchJsonSql).pluck(),
     readIndexed: db
       .prepare(
         `SELECT ${EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')} FROM stream_index s ` +
@@ -487,7 +489,32 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   function readAllSync(after: number, limit: number): RecordedEvent[] {
     if (closed) throw new EventStoreClosedError();
     if (!(limit > 0)) return [];
-    return rowsToEvents(stmt.readAll.all(after, Math.floor(limit)) as EventRow[]);
+    limit = Math.floor(limit);
+    const text = stmt.readAllJson.get(after, limit) as string | null;
+    if (text === null) return [];
+    return parseBatch(text, after, limit) ?? rowsToEvents(stmt.readAll.all(after, limit) as EventRow[]);
+  }
+
+  /** Bulk reads through the port are read ahead in a worker (see sqlite-read-ahead.ts). */
+  const readAhead = options.file !== ':memory:' && options.file !== '' && !options.file.startsWith('file:')
+    ? new ReadAhead(options.file)
+    : undefined;
+
+  async function readAllAhead(after: number, limit: number): Promise<RecordedEvent[]> {
+    if (closed) throw new EventStoreClosedError();
+    if (!(limit > 0)) return [];
+    limit = Math.floor(limit);
+    let events: RecordedEvent[] | undefined;
+    const ahead = readAhead?.take(after, limit);
+    if (ahead !== undefined) {
+      const text = await ahead.catch(() => null);
+      if (text !== null) events = parseBatch(text, after, limit);
+    }
+    events ??= readAllSync(after, limit);
+    if (readAhead !== undefined && !closed && limit >= READ_AHEAD_MIN && events.length === limit) {
+      readAhead.start(events[events.length - 1]!.position, limit);
+    }
+    return events;
   }
 
   const store: EventStore = {
@@ -514,8 +541,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       return readStreamSync(stream, fromVersion, limit);
     },
 
-    async readAll({ after, limit }) {
-      return readAllSync(after, limit);
+    readAll({ after, limit }) {
+      return readAllAhead(after, limit);
     },
 
     async headPosition() {
@@ -594,6 +621,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       // so that a handler may close the store without deadlocking on itself.
       for (const s of [...subscriptions]) s.halt();
       notifyCommit();
+      readAhead?.close();
       db.close();
     },
   };
@@ -688,6 +716,28 @@ function rowToEvent(r: EventRow): RecordedEvent {
     metadata: parseMetadata(r[6]),
     recordedAt: r[7],
   };
+}
+
+/**
+ * A batch read as one JSON text (sqlite-read-ahead.ts, `batchJsonSql`): one JSON.parse
+ * instead of eight values per row from the driver plus two parses. Undefined when the text
+ * is not what that query gives (say, a stored payload that is not JSON), for the caller to
+ * read row by row instead, which reports the bad row as before.
+ */
+function parseBatch(text: string, after: number, limit: number): RecordedEvent[] | undefined {
+  let events: RecordedEvent[];
+  try {
+    events = JSON.parse(text) as RecordedEvent[];
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(events) || events.length > limit) return undefined;
+  let previous = after;
+  for (const event of events) {
+    if (typeof event !== 'object' || event === null || !(event.position > previous)) return undefined;
+    previous = event.position;
+  }
+  return events;
 }
 
 function rowsToEvents(rows: EventRow[]): RecordedEvent[] {

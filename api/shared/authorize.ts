@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
+import { principalAllows } from '../../commands/identity/principal.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
-import { roleAllows } from '../../domain/identity/permissions.js';
 import { localsOf, requestContextOf, type Authorizer } from './endpoint.js';
 import { ProblemError } from './problem.js';
 
@@ -14,8 +14,10 @@ export function authorizeRequest(deps: { tasks: Tasks }): Authorizer {
     if (!principal) {
       throw new ProblemError(401, 'UNAUTHENTICATED', 'authentication required', undefined, { 'WWW-Authenticate': 'Bearer' });
     }
-    if (roleAllows(principal.roles, permission)) return;
-    const message = `permission ${permission} is required`;
+    if (principalAllows(principal, permission)) return;
+    const message = principal.restriction === 'totp-enrollment'
+      ? `two-factor authentication is required: enrol (POST /v1/users/me/totp) and log in with a code before ${permission}`
+      : `permission ${permission} is required`;
     await deps.tasks.refuse(
       { ...requestContextOf(req, res), idempotencyKey: undefined },
       { action: permission, resourceType: permission.split(':')[0] ?? 'unknown', request: { method: req.method, path: req.path } },

@@ -16,6 +16,13 @@ export interface TaskSpec {
   resourceIds?: string[];
   /** The request as the client sent it; secrets are redacted before it is recorded. */
   request: unknown;
+  /**
+   * 'process': the work only hands the task over to a process manager (VM create, start,
+   * expunge …), which records the outcome with `finish` when the resource reaches it, even
+   * after a restart. Such a task is not failed as INTERRUPTED by a crash; if its work fails
+   * before the hand-over, the task fails as usual.
+   */
+  completedBy?: 'process';
 }
 
 export interface TaskWorkContext {
@@ -50,6 +57,8 @@ export interface StartedTask {
 export interface Tasks {
   /** Records the task, runs `work` in the background, records its outcome. */
   start<R>(context: RequestContext, spec: TaskSpec, work: TaskWork<R>): Promise<StartedTask>;
+  /** Records the outcome of a task completed by a process manager (idempotent: a task ends once). */
+  finish(taskId: string, outcome: TaskOutcome, metadata: EventMetadata): Promise<void>;
   /** Records a task refused before it ran (authorization), so that the denial is audited. */
   refuse(context: RequestContext, spec: TaskSpec, error: TaskError): Promise<string>;
   get(taskId: string): Promise<TaskView | undefined>;
@@ -59,15 +68,29 @@ export interface Tasks {
   drain(): Promise<void>;
 }
 
+export type TaskOutcome =
+  | { ok: true; result: unknown; resourceIds?: string[] }
+  | { ok: false; error: TaskError };
+
 export interface TaskLogger {
   error(details: object, message: string): void;
 }
 
 const pollIntervalMs = 50;
+const maxPollIntervalMs = 1000;
 
 export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLogger }): Tasks {
   const { store, clock, log } = deps;
   const running = new Map<string, Promise<void>>();
+  /** Waiters woken when this process records a task's outcome (others' are polled). */
+  const outcomeWaiters = new Map<string, Set<() => void>>();
+
+  function notifyOutcome(taskId: string) {
+    const waiters = outcomeWaiters.get(taskId);
+    if (!waiters) return;
+    outcomeWaiters.delete(taskId);
+    for (const wake of waiters) wake();
+  }
 
   async function start<R>(context: RequestContext, spec: TaskSpec, work: TaskWork<R>): Promise<StartedTask> {
     const request = redactSecrets(spec.request);
@@ -90,6 +113,7 @@ export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLo
           request,
           startedAt: clock.now(),
           requestHash,
+          ...(spec.completedBy ? { completedBy: spec.completedBy } : {}),
         },
         metadata: metadataFor(context, { commandId: taskId }),
       }], 'no_stream');
@@ -107,15 +131,16 @@ export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLo
     }
 
     const metadata = metadataFor(context, { commandId: taskId, causationId: startedEventId });
-    const execution = runWork(taskId, work, metadata).finally(() => running.delete(taskId));
+    const execution = runWork(taskId, work, metadata, spec.completedBy === 'process').finally(() => running.delete(taskId));
     running.set(taskId, execution);
     return { taskId, repeated: false };
   }
 
-  async function runWork<R>(taskId: string, work: TaskWork<R>, metadata: EventMetadata): Promise<void> {
+  async function runWork<R>(taskId: string, work: TaskWork<R>, metadata: EventMetadata, handedOver: boolean): Promise<void> {
     let outcome: { type: 'SucceedTask'; result: unknown; resourceIds?: string[]; now: number } | { type: 'FailTask'; error: TaskError; now: number };
     try {
       const done = await work({ taskId, metadata });
+      if (handedOver) return; // the process manager records the outcome
       outcome = { type: 'SucceedTask', result: done.result, now: clock.now() };
       if (done.resourceIds) outcome.resourceIds = done.resourceIds;
     } catch (error) {
@@ -126,6 +151,15 @@ export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLo
     } catch (error) {
       log.error({ err: error, taskId }, 'could not record the outcome of a task');
     }
+    notifyOutcome(taskId);
+  }
+
+  async function finish(taskId: string, outcome: TaskOutcome, metadata: EventMetadata): Promise<void> {
+    const command = outcome.ok
+      ? { type: 'SucceedTask' as const, result: outcome.result, now: clock.now(), ...(outcome.resourceIds ? { resourceIds: outcome.resourceIds } : {}) }
+      : { type: 'FailTask' as const, error: outcome.error, now: clock.now() };
+    await handleCommand(store, taskDecider, taskStream(taskId), command, metadata);
+    notifyOutcome(taskId);
   }
 
   async function refuse(context: RequestContext, spec: TaskSpec, error: TaskError): Promise<string> {
@@ -151,16 +185,28 @@ export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLo
 
   async function wait(taskId: string, timeoutMs: number): Promise<TaskView | undefined> {
     const deadline = Date.now() + timeoutMs;
-    const local = running.get(taskId);
-    if (local) {
-      await Promise.race([local, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
-      return get(taskId);
-    }
-    // Started by an earlier request or another process: follow its stream.
+    // Polling only catches outcomes recorded by another process, so it backs off.
+    let pollMs = pollIntervalMs;
     for (;;) {
-      const view = await get(taskId);
-      if (!view || view.state !== 'running' || Date.now() >= deadline) return view;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(pollIntervalMs, Math.max(1, deadline - Date.now()))));
+      // Registered before reading, so that an outcome recorded in between is not missed:
+      // this process's outcomes (its own work, a process manager's `finish`) wake it at once;
+      // one recorded by another process is found by polling.
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => { wake = resolve; });
+      let waiters = outcomeWaiters.get(taskId);
+      if (!waiters) outcomeWaiters.set(taskId, (waiters = new Set()));
+      waiters.add(wake);
+      try {
+        const view = await get(taskId);
+        if (!view || view.state !== 'running' || Date.now() >= deadline) return view;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([woken, new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - Date.now()))); })]);
+        clearTimeout(timer);
+        pollMs = Math.min(maxPollIntervalMs, pollMs * 2);
+      } finally {
+        waiters.delete(wake);
+        if (waiters.size === 0 && outcomeWaiters.get(taskId) === waiters) outcomeWaiters.delete(taskId);
+      }
     }
   }
 
@@ -168,7 +214,7 @@ export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLo
     while (running.size > 0) await Promise.allSettled([...running.values()]);
   }
 
-  return { start, refuse, get, wait, drain };
+  return { start, finish, refuse, get, wait, drain };
 }
 
 function taskErrorOf(error: unknown, taskId: string, log: TaskLogger): TaskError {

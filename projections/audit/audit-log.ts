@@ -2,7 +2,8 @@ import type { EventMetadata, RecordedEvent } from '../../adapters/eventstore/por
 import type { WriteBatch } from '../../adapters/readstore/port.js';
 import type { TaskEvent } from '../../domain/tasks/task.js';
 import type { SessionEvent } from '../../domain/identity/session.js';
-import type { UserEvent } from '../../domain/identity/user.js';
+import type { LoginEvent, LoginRateLimitedEvent } from '../../domain/identity/login.js';
+import type { AccessKeyFailureEvent } from '../../domain/identity/access-key.js';
 import { isoTime, type Projection } from '../shared/projection.js';
 
 // The compliance read model: one entry per task (every write and its outcome, failures and
@@ -47,7 +48,7 @@ export const auditLogFields = {
   correlationId: 'string',
 } as const;
 
-type AuditedEvent = TaskEvent | SessionEvent | Extract<UserEvent, { type: 'LoginFailed' }>;
+type AuditedEvent = TaskEvent | SessionEvent | Extract<LoginEvent, { type: 'LoginFailed' | 'UserLocked' }> | LoginRateLimitedEvent | AccessKeyFailureEvent;
 
 function origin(metadata: EventMetadata) {
   return {
@@ -83,7 +84,8 @@ export const auditLogProjection: Projection = {
     { collection: auditCollection, fields: [['clientIp', 1], ['time', -1]] },
     { collection: auditCollection, fields: [['resourceIds', 1]], multiValued: true },
   ],
-  handles: ['TaskStarted', 'TaskSucceeded', 'TaskFailed', 'UserLoggedIn', 'UserLoggedOut', 'LoginFailed'],
+  handles: ['TaskStarted', 'TaskSucceeded', 'TaskFailed', 'UserLoggedIn', 'UserLoggedOut', 'LoginFailed',
+    'UserLocked', 'LoginRateLimited', 'AccessKeyAuthenticationFailed'],
 
   apply(recorded: RecordedEvent, batch: WriteBatch) {
     const event = recorded as unknown as AuditedEvent & RecordedEvent;
@@ -135,8 +137,43 @@ export const auditLogProjection: Projection = {
           operator: { kind: 'user', id: event.data.userId ?? 'unknown', name: event.data.username },
           resourceIds: [],
           request: { username: event.data.username },
-          error: { code: 'INVALID_CREDENTIALS', message: loginFailureMessage[event.data.reason] },
+          error: { code: loginFailureCode[event.data.reason] ?? 'INVALID_CREDENTIALS', message: loginFailureMessage[event.data.reason] ?? event.data.reason },
         }));
+        return;
+      case 'UserLocked':
+        batch.upsert(auditCollection, {
+          ...sessionEntry(event, {
+            action: 'LockUser',
+            result: 'success',
+            operator: { kind: 'system', id: 'system', name: 'system' },
+            resourceIds: [event.data.userId],
+            request: { username: event.data.username, failures: event.data.failures, until: isoTime(event.data.until) },
+          }),
+          resourceType: 'user',
+        });
+        return;
+      case 'LoginRateLimited':
+        batch.upsert(auditCollection, sessionEntry(event, {
+          action: event.data.accessKeyId !== undefined ? 'SignedRequest' : 'Login',
+          result: 'failure',
+          operator: event.metadata.actor ?? { kind: 'user', id: 'unknown', name: event.data.username ?? 'unknown' },
+          resourceIds: [],
+          request: { retryAfterSeconds: event.data.retryAfterSeconds },
+          error: { code: 'RATE_LIMITED', message: `too many failed attempts from ${event.data.clientIp}` },
+        }));
+        return;
+      case 'AccessKeyAuthenticationFailed':
+        batch.upsert(auditCollection, {
+          ...sessionEntry(event, {
+            action: 'SignedRequest',
+            result: 'failure',
+            operator: { kind: 'accessKey', id: event.data.accessKeyId ?? 'unknown', name: event.data.accessKeyId ?? 'unknown' },
+            resourceIds: event.data.accessKeyId ? [event.data.accessKeyId] : [],
+            request: { method: event.data.method, path: event.data.path },
+            error: { code: event.data.reason === 'IP_NOT_ALLOWED' ? 'IP_NOT_ALLOWED' : 'INVALID_SIGNATURE', message: accessKeyFailureMessage[event.data.reason] ?? event.data.reason },
+          }),
+          resourceType: 'accessKey',
+        });
         return;
       case 'UserLoggedOut':
         batch.upsert(auditCollection, sessionEntry(event, {
@@ -152,8 +189,32 @@ export const auditLogProjection: Projection = {
 };
 
 // The audit log may say why a login failed (the client is only told "wrong user or password").
-const loginFailureMessage = {
+const loginFailureMessage: Record<string, string> = {
   UNKNOWN_USER: 'unknown user name',
   WRONG_PASSWORD: 'wrong password',
   USER_DISABLED: 'user is disabled',
-} as const;
+  USER_LOCKED: 'user is locked after repeated failures',
+  TOTP_REQUIRED: 'two-factor code missing',
+  WRONG_TOTP: 'wrong two-factor code',
+  TOTP_REPLAYED: 'two-factor code already used',
+  SESSION_LIMIT: 'too many concurrent sessions',
+  IP_NOT_ALLOWED: 'client address refused by the IP allowlist/blocklist',
+};
+
+const loginFailureCode: Record<string, string> = {
+  TOTP_REQUIRED: 'TOTP_REQUIRED',
+  WRONG_TOTP: 'INVALID_TOTP',
+  TOTP_REPLAYED: 'INVALID_TOTP',
+  SESSION_LIMIT: 'SESSION_LIMIT_REACHED',
+  IP_NOT_ALLOWED: 'IP_NOT_ALLOWED',
+};
+
+const accessKeyFailureMessage: Record<string, string> = {
+  UNKNOWN_KEY: 'unknown access key',
+  KEY_DISABLED: 'access key disabled',
+  OWNER_INACTIVE: 'the key\'s owner is disabled or deleted',
+  BAD_SIGNATURE: 'signature does not match',
+  STALE_DATE: 'Date header missing, malformed or outside ±15 minutes',
+  MALFORMED: 'malformed Authorization header',
+  IP_NOT_ALLOWED: 'client address refused by the IP allowlist/blocklist',
+};

@@ -17,5 +17,24 @@ export interface Projection {
   apply(event: RecordedEvent, batch: WriteBatch): Promise<void> | void;
 }
 
-/** Epoch milliseconds as the ISO-8601 UTC string the API shows. */
-export const isoTime = (epochMs: number) => new Date(epochMs).toISOString();
+const MAX_TIME = 8.64e15; // the range of Date
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}Z`);
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/**
+ * Epoch milliseconds as the ISO-8601 UTC string the API shows (as Date#toISOString).
+ * Replays format millions of times that fall in few seconds: the part up to the second is
+ * kept from the last call, so most calls only append the milliseconds.
+ */
+export function isoTime(epochMs: number): string {
+  if (!Number.isInteger(epochMs) || epochMs > MAX_TIME || epochMs < -MAX_TIME) return new Date(epochMs).toISOString();
+  const second = Math.floor(epochMs / 1000);
+  if (second !== cachedSecond) {
+    const full = new Date(epochMs).toISOString();
+    cachedSecond = second;
+    cachedPrefix = full.slice(0, -4); // '…:SS.' (the year may have more than four digits)
+    return full;
+  }
+  return cachedPrefix + MILLIS[epochMs - second * 1000]!;
+}

@@ -21,7 +21,7 @@ export interface TestStratus extends Stratus {
 export async function startStratus(options: { clock?: Clock; dataDir?: string } = {}): Promise<TestStratus> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'stratus-test-'));
   const config = loadConfig({ STRATUS_DATA_DIR: dataDir, STRATUS_ADMIN_PASSWORD: adminPassword, STRATUS_TRUSTED_PROXIES: '127.0.0.1,::1,::ffff:127.0.0.1' });
-  const log = pino({ level: 'silent' });
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const composeOptions: Parameters<typeof composeStratus>[1] = { log };
   if (options.clock) composeOptions.clock = options.clock;
   const stratus = await composeStratus(config, composeOptions);

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import type { Clock } from '../../adapters/clock/port.js';
+import type { EventStore } from '../../adapters/eventstore/port.js';
+import { addIpRange, createL3Network, deleteL3Network, removeIpRange } from '../../commands/network/networks.js';
+import type { Tasks } from '../../commands/tasks/tasks.js';
+import { ipAddressesCollection, ipAddressFields, l3NetworkFields, l3NetworksCollection } from '../../projections/network/l3-networks.js';
+import { awaitPosition, listAndDetailEndpoints, runQuickTask, type ReadDeps } from '../compute/resources.js';
+import { createdSchema, descriptionSchema, nameSchema } from '../compute/zones.js';
+import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { sendList } from '../shared/list.js';
+import { ProblemError } from '../shared/problem.js';
+
+const createBody = z.strictObject({ l2NetworkId: z.string().min(1), name: nameSchema, description: descriptionSchema });
+
+const ipv4 = z.string().max(15);
+const ipRangeBody = z.strictObject({
+  name: z.string().trim().min(1).max(255).optional(),
+  startIp: ipv4,
+  endIp: ipv4,
+  gateway: ipv4,
+  netmask: ipv4,
+  dns: z.array(ipv4).max(8).optional(),
+});
+
+export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
+  const store = { store: deps.eventStore, clock: deps.clock };
+  return [
+    endpoint({
+      method: 'post',
+      path: '/v1/l3-networks',
+      tag: 'networks',
+      summary: 'Create an L3 network on an L2 network; add IP ranges to it next',
+      permission: 'l3-network:create',
+      body: createBody,
+      responses: { 201: { description: 'Created', schema: createdSchema } },
+      async handle({ req, res, body }) {
+        await runQuickTask(req, res, deps.tasks, { action: 'CreateL3Network', resourceType: 'l3-network', request: body },
+          (metadata) => createL3Network(store, body, metadata), 201);
+      },
+    }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/l3-networks', tag: 'networks', resource: 'l3-network', collection: l3NetworksCollection, fields: l3NetworkFields }),
+    endpoint({
+      method: 'delete',
+      path: '/v1/l3-networks/:id',
+      tag: 'networks',
+      summary: 'Delete an L3 network whose addresses are all free',
+      permission: 'l3-network:delete',
+      responses: { 200: { description: 'Deleted', schema: z.object({ id: z.string(), taskId: z.string() }) } },
+      async handle({ req, res, params }) {
+        const id = params.id!;
+        await runQuickTask(req, res, deps.tasks, { action: 'DeleteL3Network', resourceType: 'l3-network', resourceIds: [id], request: { id } },
+          async (metadata) => ({ id, ...(await deleteL3Network(store, id, metadata)) }));
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/v1/l3-networks/:id/ip-ranges',
+      tag: 'networks',
+      summary: 'Add an IP range (inside the gateway\'s subnet, not overlapping another range of the network)',
+      permission: 'l3-network:update',
+      body: ipRangeBody,
+      responses: { 201: { description: 'Added', schema: createdSchema.extend({ l3NetworkId: z.string() }) } },
+      async handle({ req, res, params, body }) {
+        const id = params.id!;
+        await runQuickTask(req, res, deps.tasks, { action: 'AddIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ...body } },
+          (metadata) => addIpRange(deps.eventStore, id, body, metadata), 201);
+      },
+    }),
+    endpoint({
+      method: 'get',
+      path: '/v1/l3-networks/:id/ip-ranges',
+      tag: 'networks',
+      summary: 'The IP ranges of an L3 network',
+      permission: 'l3-network:read',
+      responses: { 200: { description: 'IP ranges' } },
+      async handle({ req, res, params }) {
+        await awaitPosition(req, deps.runner);
+        const network = await deps.readStore.get(l3NetworksCollection, params.id!);
+        if (!network) throw new ProblemError(404, 'L3_NETWORK_NOT_FOUND', `no L3 network ${params.id}`);
+        res.json({ items: network.ipRanges });
+      },
+    }),
+    endpoint({
+      method: 'delete',
+      path: '/v1/l3-networks/:id/ip-ranges/:rangeId',
+      tag: 'networks',
+      summary: 'Remove an IP range none of whose addresses is allocated',
+      permission: 'l3-network:update',
+      responses: { 200: { description: 'Removed', schema: z.object({ id: z.string(), taskId: z.string() }) } },
+      async handle({ req, res, params }) {
+        const id = params.id!;
+        const rangeId = params.rangeId!;
+        await runQuickTask(req, res, deps.tasks, { action: 'RemoveIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ipRangeId: rangeId } },
+          async (metadata) => ({ id: rangeId, ...(await removeIpRange(deps.eventStore, id, rangeId, metadata)) }));
+      },
+    }),
+    endpoint({
+      method: 'get',
+      path: '/v1/l3-networks/:id/ip-addresses',
+      tag: 'networks',
+      summary: 'The allocated addresses of an L3 network: address, MAC and NIC',
+      permission: 'l3-network:read',
+      listQuery: true,
+      responses: { 200: { description: 'Allocated addresses' } },
+      async handle({ req, res, params }) {
+        await sendList(req, res, deps, { collection: ipAddressesCollection, fields: ipAddressFields, defaultSort: [['ip', 1]], scope: { l3NetworkId: params.id! } });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,89 @@
+// Composition of the effect pipeline (DESIGN.md §6) for the embedded shape: the in-process
+// bus, the simulator driver (state journaled in the data dir, faults from
+// STRATUS_SIMULATOR_FAULTS), one in-process agent for every host, the effect dispatcher over
+// the registered routes, and the timer loop that times operations out.
+import { resolve } from 'node:path';
+import type { Clock } from '../adapters/clock/port.js';
+import type { Bus } from '../adapters/bus/port.js';
+import { createLocalBus } from '../adapters/bus/local.js';
+import type { EventStore } from '../adapters/eventstore/port.js';
+import type { HypervisorDriver } from '../adapters/hypervisor/port.js';
+import { createSimulatorDriver, parseSimulatorFaults, type SimulatorDriver } from '../adapters/hypervisor/simulator.js';
+import type { ReadStore } from '../adapters/readstore/port.js';
+import type { SecretBox } from '../adapters/secrets/port.js';
+import { createAgent, type Agent } from '../commands/effects/agent.js';
+import { createEffectDispatcher, type EffectDispatcher } from '../commands/effects/dispatcher.js';
+import type { EffectLogger, EffectRoute } from '../commands/effects/effect.js';
+import { hostAccessFromStore, type HostAccessLoader } from '../commands/effects/host-access.js';
+import { createBusHostProbe, type BusHostProbe } from '../commands/effects/host-probe.js';
+import { effectRoutes } from '../commands/effects/routes.js';
+import { createTimerLoop, type TimerLoop } from '../commands/shared/timer-loop.js';
+import type { Config } from './config.js';
+
+export interface ComposedEffects {
+  bus: Bus;
+  simulator: SimulatorDriver;
+  dispatcher: EffectDispatcher;
+  agent: Agent;
+  /** Probes hosts (add, reconnect) through their agent: the inventory's HostProbe. */
+  hostProbe: BusHostProbe;
+  /** Runs the operation-timeout jobs; tests with a manual clock call `tick()`. */
+  timer: TimerLoop;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface EffectsOptions {
+  /** Replaces the registered routes (tests of the pipeline itself). */
+  routes?: readonly EffectRoute[];
+  /** Replaces host access from the host streams (tests without inventory). */
+  hostAccess?: HostAccessLoader;
+  /** Extra drivers, e.g. libvirt for KVM hosts. */
+  drivers?: { KVM?: HypervisorDriver };
+  timerIntervalMs?: number;
+}
+
+export function composeEffects(
+  config: Pick<Config, 'dataDir' | 'simulatorFaults'>,
+  deps: { eventStore: EventStore; readStore: ReadStore; clock: Clock; secrets: SecretBox; log: EffectLogger },
+  options: EffectsOptions = {},
+): ComposedEffects {
+  const { eventStore, readStore, clock, secrets, log } = deps;
+  const faults = parseSimulatorFaults(config.simulatorFaults);
+  const bus = createLocalBus({ log });
+  const simulator = createSimulatorDriver({ journalFile: resolve(config.dataDir, 'simulator', 'hosts.jsonl') });
+  for (const { target, fault } of faults) void simulator.inject(target, fault);
+  if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
+
+  const agent = createAgent({
+    bus,
+    clock,
+    log,
+    drivers: { Simulator: simulator, ...(options.drivers ?? {}) },
+    hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }),
+    openSecret: (sealed) => secrets.open(sealed),
+    hosts: 'all',
+  });
+  const dispatcher = createEffectDispatcher({ eventStore, readStore, bus, clock, routes: options.routes ?? effectRoutes, log });
+  const hostProbe = createBusHostProbe({ bus, clock });
+  const timer = createTimerLoop({ clock, jobs: [dispatcher.timeoutJob, agent.expireJob, dispatcher.pruneJob], intervalMs: options.timerIntervalMs ?? 1000, log });
+
+  return {
+    bus, simulator, dispatcher, agent, hostProbe, timer,
+    async start() {
+      // Agents first: the dispatcher publishes what is pending as soon as it starts.
+      await agent.start();
+      await hostProbe.start();
+      await dispatcher.start();
+      timer.start();
+    },
+    async stop() {
+      await timer.stop();
+      await dispatcher.stop();
+      await hostProbe.stop();
+      await agent.stop();
+      await bus.close();
+      await simulator.close?.();
+    },
+  };
+}
