@@ -90,6 +90,13 @@ export type HypervisorOperation =
   | { op: 'vnc.setPassword'; vmId: string; sealedPassword: string };
 
 export type OperationName = HypervisorOperation['op'];
+
+/** Every operation name (validation of requests that name one, e.g. fault injection). */
+export const operationNames = [
+  'host.probe', 'image.prepare', 'volume.create', 'volume.delete', 'vm.define', 'vm.start', 'vm.stop', 'vm.reboot',
+  'vm.pause', 'vm.resume', 'vm.destroy', 'vm.state', 'volume.attach', 'volume.detach', 'snapshot.create',
+  'snapshot.revert', 'snapshot.delete', 'vnc.setPassword',
+] as const satisfies readonly OperationName[];
 export type OperationOf<N extends OperationName> = Extract<HypervisorOperation, { op: N }>;
 
 export interface VmSummary {

@@ -15,6 +15,13 @@
 // statements. A patch of a document the batch has not read is kept as a list of field
 // changes and applied to the stored document inside that transaction.
 //
+// Scratch stores (the target of a rebuild, thrown away or moved into place when complete):
+// no journal on disk, no syncs, and a commit that only upserts and deletes documents in
+// existing tables is handed to a background writer (sqlite-bulk-writer.ts) and returns at
+// once, so that the rows of one batch are written while the next batch is being applied.
+// Every other call first waits for the background writes, so the store reads its writes; a
+// failed background write is thrown by the next call.
+//
 // Bulk loads: a table created by a write (a new collection, or one dropped by `reset` for a
 // rebuild) gets its declared secondary indexes only when it is first queried (find, count,
 // explain) or when a commit writes fewer than BULK_WRITES documents to it (the projection
@@ -36,6 +43,7 @@ import {
   type PathKind,
   type SqlValue,
 } from './sqlite-filter.js';
+import { BulkWriter, type BulkCollectionWrites, type BulkTableSql } from './sqlite-bulk-writer.js';
 
 export { ReadStoreQueryError } from './sqlite-filter.js';
 
@@ -45,7 +53,8 @@ export interface SqliteReadStoreOptions {
   /**
    * A scratch store, filled in bulk by a rebuild and then read (compared, copied) or moved into
    * place once complete: no journal on disk and no syncs, so a crash while it is open may
-   * leave the file corrupt. Never for a live read model.
+   * leave the file corrupt, and large commits are written in the background (see "Scratch
+   * stores" above). Never for a live read model.
    */
   scratch?: boolean;
 }
@@ -75,6 +84,11 @@ const BULK_WRITES = 256;
 /** Documents per multi-row upsert (2 values each, far below SQLite's variable limit). */
 const UPSERT_CHUNK = 64;
 
+const CHECKPOINT_ADVANCE_SQL = `INSERT INTO checkpoints (projection, position, version) VALUES (?, ?, 0)
+  ON CONFLICT (projection) DO UPDATE SET position = excluded.position`;
+/** Connection settings of a scratch store (its background writer's connection included). */
+const SCRATCH_PRAGMAS = ['journal_mode = MEMORY', 'synchronous = OFF', 'temp_store = MEMORY', 'cache_size = -65536'];
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoints (
   projection TEXT PRIMARY KEY,
@@ -90,6 +104,7 @@ CREATE TABLE IF NOT EXISTS read_indexes (
 `;
 
 interface DocStatements {
+  sql: BulkTableSql;
   get: Statement;
   upsert: Statement;
   upsertChunk: Statement;
@@ -144,6 +159,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   private readonly checkpointReset: Statement;
   private readonly indexInsert: Statement;
   private readonly applyBatch: (buffer: BatchBuffer, projection: string, position: number) => void;
+  private readonly bulk: BulkWriter | undefined;
 
   constructor(file: string, scratch: boolean) {
     if (file !== ':memory:' && !file.startsWith('file:')) mkdirSync(dirname(file), { recursive: true });
@@ -152,14 +168,13 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       // Each page written once (no WAL to copy back) and never synced; larger pages mean
       // fewer B-tree splits per document. The page size only applies to a new file.
       this.db.pragma('page_size = 8192');
-      this.db.pragma('journal_mode = MEMORY');
-      this.db.pragma('synchronous = OFF');
+      for (const pragma of SCRATCH_PRAGMAS) this.db.pragma(pragma);
     } else {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('temp_store = MEMORY');
+      this.db.pragma('cache_size = -65536');
     }
-    this.db.pragma('temp_store = MEMORY');
-    this.db.pragma('cache_size = -65536');
     // Fewer, larger checkpoints (each one syncs the database file); the WAL is truncated
     // back to journal_size_limit after each.
     this.db.pragma('wal_autocheckpoint = 10000');
@@ -170,10 +185,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     this.db.exec(SCHEMA);
 
     this.checkpointGet = this.db.prepare('SELECT position, version FROM checkpoints WHERE projection = ?');
-    this.checkpointAdvance = this.db.prepare(
-      `INSERT INTO checkpoints (projection, position, version) VALUES (?, ?, 0)
-       ON CONFLICT (projection) DO UPDATE SET position = excluded.position`,
-    );
+    this.checkpointAdvance = this.db.prepare(CHECKPOINT_ADVANCE_SQL);
     this.checkpointReset = this.db.prepare(
       `INSERT INTO checkpoints (projection, position, version) VALUES (?, 0, ?)
        ON CONFLICT (projection) DO UPDATE SET position = 0, version = excluded.version`,
@@ -211,16 +223,31 @@ class SqliteReadStoreImpl implements SqliteReadStore {
         if (col.indexesPending && entries.size < BULK_WRITES) this.buildIndexes(col);
       }
     };
+    this.bulk =
+      scratch && file !== ':memory:' && file !== '' && !file.startsWith('file:')
+        ? new BulkWriter({ file, pragmas: SCRATCH_PRAGMAS, checkpointSql: CHECKPOINT_ADVANCE_SQL, chunk: UPSERT_CHUNK })
+        : undefined;
+  }
+
+  /** Waits for the background writes of a scratch store (see "Scratch stores" above). */
+  async settle(): Promise<void> {
+    if (this.bulk !== undefined) await this.bulk.drain();
+  }
+
+  writingInBackground(): boolean {
+    return this.bulk !== undefined && this.bulk.busy();
   }
 
   // --- reads ------------------------------------------------------------------------
 
   async get(collection: string, id: string): Promise<Doc | undefined> {
+    await this.settle();
     const json = this.readJson(this.collection(collection), id);
     return json === undefined ? undefined : (JSON.parse(json) as Doc);
   }
 
   async find(collection: string, filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
+    await this.settle();
     const col = this.collection(collection);
     const { sql, params } = this.selectSql(col, filter, options);
     if (!col.exists) return [];
@@ -230,6 +257,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   }
 
   async count(collection: string, filter: Filter): Promise<number> {
+    await this.settle();
     const col = this.collection(collection);
     const where = compileFilter(filter, col.kinds);
     if (!col.exists) return 0;
@@ -253,6 +281,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const col = this.collection(collection);
     let after: string | undefined;
     for (;;) {
+      await this.settle();
       if (!col.exists) return;
       const table = quote(col.table);
       const rows = (
@@ -267,6 +296,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   }
 
   async checkpoint(projection: string): Promise<{ position: number; version: number } | undefined> {
+    await this.settle();
     const row = this.checkpointGet.get(projection) as { position: number; version: number } | undefined;
     return row === undefined ? undefined : { position: row.position, version: row.version };
   }
@@ -274,6 +304,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   // --- writes -----------------------------------------------------------------------
 
   async ensureIndex(collection: string, spec: IndexSpec): Promise<void> {
+    await this.settle();
     const col = this.collection(collection);
     if (!Array.isArray(spec.fields) || spec.fields.length === 0) throw new ReadStoreQueryError('an index needs fields');
     for (const [path] of spec.fields) assertPath(path);
@@ -309,11 +340,45 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     } finally {
       batch.seal();
     }
+    if (this.bulk !== undefined) {
+      const writes = this.backgroundWrites(batch.buffer);
+      if (writes !== undefined) return this.bulk.write({ collections: writes, projection, position });
+      await this.bulk.drain();
+    }
     this.applyBatch(batch.buffer, projection, position);
+  }
+
+  /**
+   * The batch as rows for the background writer, or undefined when it must be applied here:
+   * it creates a table, patches documents it has not read (the patch needs the stored
+   * document), or is small enough to build a table's pending indexes.
+   */
+  private backgroundWrites(buffer: BatchBuffer): BulkCollectionWrites[] | undefined {
+    const out: BulkCollectionWrites[] = [];
+    for (const [col, entries] of buffer) {
+      if (!col.exists || (col.indexesPending && entries.size < BULK_WRITES)) return undefined;
+      const ids: string[] = [];
+      const docs: string[] = [];
+      const deletes: string[] = [];
+      for (const [id, entry] of entries) {
+        if (!entry.dirty) continue;
+        if (entry.state === PRESENT) {
+          ids.push(id);
+          docs.push(entry.json ?? JSON.stringify(entry.doc));
+        } else if (entry.state === ABSENT) {
+          deletes.push(id);
+        } else {
+          return undefined;
+        }
+      }
+      out.push({ sql: this.statements(col).sql, ids: JSON.stringify(ids), docs: docs.join('\n'), deletes: JSON.stringify(deletes) });
+    }
+    return out;
   }
 
   async reset(projection: string, collections: string[], version: number): Promise<void> {
     if (!Number.isSafeInteger(version)) throw new RangeError('version must be an integer');
+    await this.settle();
     const cols = collections.map((c) => this.collection(c));
     this.db.transaction(() => {
       for (const col of cols) this.db.exec(`DROP TABLE IF EXISTS ${quote(col.table)}`);
@@ -328,7 +393,11 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    try {
+      await this.bulk?.close();
+    } finally {
+      if (this.db.open) this.db.close();
+    }
   }
 
   // --- internals used by the write batch ------------------------------------------------
@@ -431,17 +500,20 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   private statements(col: Collection): DocStatements {
     if (col.statements === undefined) {
       const table = quote(col.table);
-      col.statements = {
-        get: this.db.prepare(`SELECT doc FROM ${table} WHERE id = ?`).pluck(),
-        upsert: this.db.prepare(
-          `INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`,
-        ),
-        upsertChunk: this.db.prepare(
+      const sql: BulkTableSql = {
+        upsert: `INSERT INTO ${table} (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`,
+        upsertChunk:
           `INSERT INTO ${table} (id, doc) VALUES ${Array.from({ length: UPSERT_CHUNK }, () => '(?, ?)').join(', ')} ` +
-            'ON CONFLICT (id) DO UPDATE SET doc = excluded.doc',
-        ),
+          'ON CONFLICT (id) DO UPDATE SET doc = excluded.doc',
+        remove: `DELETE FROM ${table} WHERE id = ?`,
+      };
+      col.statements = {
+        sql,
+        get: this.db.prepare(`SELECT doc FROM ${table} WHERE id = ?`).pluck(),
+        upsert: this.db.prepare(sql.upsert),
+        upsertChunk: this.db.prepare(sql.upsertChunk),
         update: this.db.prepare(`UPDATE ${table} SET doc = ? WHERE id = ?`),
-        remove: this.db.prepare(`DELETE FROM ${table} WHERE id = ?`),
+        remove: this.db.prepare(sql.remove),
       };
     }
     return col.statements;
@@ -510,6 +582,7 @@ class SqliteWriteBatch implements WriteBatch {
   }
 
   async get(collection: string, id: string): Promise<Doc | undefined> {
+    if (this.store.writingInBackground()) await this.store.settle();
     const entries = this.entries(collection);
     const col = this.lastCollection!;
     let entry = entries.get(id);

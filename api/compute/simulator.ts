@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EventStore } from '../../adapters/eventstore/port.js';
-import { hypervisorErrorCodes, type FaultInjector, type SimulatorFault } from '../../adapters/hypervisor/port.js';
+import { hypervisorErrorCodes, operationNames, type FaultInjector, type SimulatorFault } from '../../adapters/hypervisor/port.js';
 import { loadAggregate } from '../../commands/shared/handle-command.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
 import { hostDecider, hostStream } from '../../domain/compute/host.js';
@@ -12,12 +12,6 @@ import { respondWithTask } from '../shared/task-response.js';
 // Fault injection into simulator hosts over the API (admins: `simulator:update`), so that
 // an operator or an end-to-end test can rehearse failures: failed or hung operations, a
 // host that goes down. Each injection is a task, hence audited.
-
-const operationNames = [
-  'host.probe', 'image.prepare', 'volume.create', 'volume.delete', 'vm.define', 'vm.start', 'vm.stop', 'vm.reboot',
-  'vm.pause', 'vm.resume', 'vm.destroy', 'vm.state', 'volume.attach', 'volume.detach', 'snapshot.create',
-  'snapshot.revert', 'snapshot.delete', 'vnc.setPassword',
-] as const;
 
 const count = z.number().int().min(1).max(1_000_000).optional().describe('how many operations (default 1)');
 const op = z.enum(operationNames).optional().describe('only operations of this kind (default any)');

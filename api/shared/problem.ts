@@ -48,10 +48,12 @@ const statusOfKind: Record<string, number> = {
   unauthorized: 401,
   gone: 410,
   precondition: 412,
+  // A bug, not the client's doing: the answer says so, and the log has the details.
+  internal: 500,
 };
 
 export function problemFromDomain(error: DomainError | TaskError): ProblemError {
-  const kind = error instanceof DomainError ? error.kind : error.kind ?? 'conflict';
+  const kind = error instanceof DomainError ? error.kind : error.kind ?? (error.code === 'INTERNAL_ERROR' ? 'internal' : 'conflict');
   const fields = (error.details as { fields?: FieldProblem[] } | undefined)?.fields;
   return new ProblemError(statusOfKind[kind] ?? 409, error.code, error.message, fields);
 }

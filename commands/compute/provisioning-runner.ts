@@ -191,6 +191,8 @@ export function createProcessRunner(deps: {
       if (stopped || !subscription) return false;
       const target = await eventStore.headPosition();
       if (lowWaterMark() >= target) return true;
+      // stop() may have run during the await: it resolves only the waiters it saw.
+      if (stopped) return false;
       return new Promise<boolean>((resolve) => {
         const waiter = { position: target, resolve };
         drainWaiters.push(waiter);

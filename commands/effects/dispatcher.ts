@@ -283,12 +283,7 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
 
   async function onResultMessage(message: DeliveredMessage<EffectResultMessage>) {
     const result = message.value;
-    try {
-      await settle(result.operationId, result.outcome, result.completedAt);
-    } catch (error) {
-      console.error('DIAGFAIL', message.attempt, result.route, result.op, (error as Error)?.message);
-      throw error;
-    }
+    await settle(result.operationId, result.outcome, result.completedAt);
   }
 
   const timeoutJob: DueJob = {
@@ -341,7 +336,9 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
       for (const { fields, multiValued } of outboxIndexes) {
         await readStore.ensureIndex(outboxCollection, multiValued ? { fields, multiValued } : { fields });
       }
-      results = await bus.subscribe<EffectResultMessage>({ topic: resultsTopic, group: dispatcherGroup, handler: onResultMessage });
+      // A route that fails on a result (a conflict under load, a store hiccup) gets it again,
+      // for a good while: a dead-lettered result leaves its effect to time out.
+      results = await bus.subscribe<EffectResultMessage>({ topic: resultsTopic, group: dispatcherGroup, handler: onResultMessage, maxAttempts: 20 });
       await republishPending();
       const checkpoint = await readStore.checkpoint(dispatcherCheckpoint);
       position = checkpoint?.position ?? 0;

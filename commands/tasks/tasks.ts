@@ -76,8 +76,9 @@ export interface TaskLogger {
   error(details: object, message: string): void;
 }
 
-const pollIntervalMs = 50;
-const maxPollIntervalMs = 1000;
+/** Polls only find outcomes recorded by another process: this process's wake waiters at once. */
+const pollIntervalMs = 250;
+const maxPollIntervalMs = 2000;
 
 export function createTasks(deps: { store: EventStore; clock: Clock; log: TaskLogger }): Tasks {
   const { store, clock, log } = deps;
@@ -224,7 +225,7 @@ function taskErrorOf(error: unknown, taskId: string, log: TaskLogger): TaskError
     return taskError;
   }
   log.error({ err: error, taskId }, 'task failed unexpectedly');
-  return { code: 'INTERNAL_ERROR', message: 'the task failed unexpectedly; see the server log with its task id' };
+  return { code: 'INTERNAL_ERROR', message: 'the task failed unexpectedly; see the server log with its task id', kind: 'internal' };
 }
 
 function toView(state: TaskState, operator: Actor, position: number): TaskView | undefined {

@@ -88,14 +88,14 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   },
   {
     name: 'image.deletionPolicy',
-    description: 'What deleting a image does: Direct expunges it at once; Delay keeps it Destroyed and recoverable until image.expungePeriod has passed; Never keeps it Destroyed for ever.',
+    description: 'What deleting an image does: Direct expunges it at once; Delay keeps it Destroyed and recoverable until image.expungePeriod has passed; Never keeps it Destroyed for ever.',
     type: 'enum',
     default: 'Delay',
     values: ['Direct', 'Delay', 'Never'],
   },
   {
     name: 'image.expungePeriod',
-    description: 'How long a image deleted under the Delay policy stays recoverable (3 days by default), counted from its deletion.',
+    description: 'How long an image deleted under the Delay policy stays recoverable (3 days by default), counted from its deletion.',
     type: 'integer',
     default: 259200,
     min: 1,

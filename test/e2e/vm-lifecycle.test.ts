@@ -173,6 +173,35 @@ describe('a failed provisioning rolls back everything and leaves the VM in Error
   });
 });
 
+describe('a rollback the host refuses', () => {
+  it('stalls (the task fails at once), and is retried by the periodic check until nothing is held', async () => {
+    await setSetting('vm.expungeInterval', 2);
+    const before = await usage();
+    stratus.effects.simulator.fail('*', { op: 'vm.start', count: 1 });
+    stratus.effects.simulator.fail('*', { op: 'vm.destroy', count: 1 });
+    const failed = await post('/v1/vm-instances', vmBody('stuck-rollback')).expect(409);
+    expect(failed.body.code).toBe('INJECTED_FAULT');
+    stratus.effects.simulator.clear('*');
+    const task = await get(`/v1/tasks/${failed.headers['stratus-task-id'] as string}`).expect(200);
+    const vmId = task.body.resourceIds[0] as string;
+    const stalled = await get(`/v1/vm-instances/${vmId}`, String(task.body.position)).expect(200);
+    expect(stalled.body).toMatchObject({ state: 'Created', error: { code: 'INJECTED_FAULT' } });
+    expect((await usage(String(task.body.position))).cpuUsed).toBe(before.cpuUsed + 1);
+
+    clock.advance(3000);
+    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 5000);
+    await stratus.vmLifecycle.timer.tick();
+    let detail = stalled;
+    for (let attempt = 0; attempt < 200 && detail.body.state !== 'Error'; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      detail = await get(`/v1/vm-instances/${vmId}`, String(await stratus.eventStore.headPosition())).expect(200);
+    }
+    expect(detail.body).toMatchObject({ state: 'Error', hostId: null, error: { code: 'INJECTED_FAULT' } });
+    expect(await usage(String(await stratus.eventStore.headPosition()))).toEqual(before);
+    await setSetting('vm.expungeInterval', 3600);
+  });
+});
+
 describe('operating a VM', () => {
   let vmId: string;
   let hostId: string;
@@ -325,6 +354,7 @@ describe('deleting under each deletion policy', () => {
 });
 
 describe('data volumes', () => {
+  let dataVolumeId: string;
   /** Polls (no time assertion) until the VM's detail satisfies `check`. */
   async function vmUntil(vmId: string, check: (body: Record<string, any>) => boolean) {
     for (let attempt = 0; attempt < 200; attempt++) {
@@ -348,6 +378,37 @@ describe('data volumes', () => {
     const volume = await get(`/v1/volumes/${dataVolume.id}`, String(await stratus.eventStore.headPosition())).expect(200);
     expect(volume.body).toMatchObject({ id: dataVolume.id, type: 'Data', vmInstanceId: null });
     expect(volume.body.state).not.toBe('Destroyed');
+    dataVolumeId = dataVolume.id;
+  });
+
+  it('the same expunger removes deleted volumes and images once their own period has passed', async () => {
+    for (const kind of ['volume', 'image']) {
+      await setSetting(`${kind}.expungePeriod`, 120);
+      await setSetting(`${kind}.expungeInterval`, 2);
+    }
+    const imageId = (await post('/v1/images', { name: 'old-image', url: '/srv/old.qcow2', format: 'qcow2', platform: 'Linux', sha256: 'c'.repeat(64), sizeBytes: GiB }).expect(201)).body.id as string;
+    await del(`/v1/volumes/${dataVolumeId}`).expect(200);
+    await del(`/v1/images/${imageId}`).expect(200);
+    let head = String(await stratus.eventStore.headPosition());
+    expect((await get(`/v1/volumes/${dataVolumeId}`, head).expect(200)).body.state).toBe('Destroyed');
+    expect((await get(`/v1/images/${imageId}`, head).expect(200)).body.state).toBe('Destroyed');
+
+    clock.advance(121_000);
+    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 5000);
+    await stratus.vmLifecycle.timer.tick();
+    for (const [action, id] of [['ExpungeVolume', dataVolumeId], ['ExpungeImage', imageId]] as const) {
+      await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 5000);
+      const tasks = await get(`/v1/tasks?q=action=${action}&q=resourceIds=${id}`).expect(200);
+      expect(tasks.body.items, action).toHaveLength(1);
+      await request(stratus.app).get(`/v1/tasks/${tasks.body.items[0].id}`).set('Authorization', auth).set(wait).expect(200);
+    }
+    for (let attempt = 0; attempt < 200; attempt++) {
+      head = String(await stratus.eventStore.headPosition());
+      if ((await get(`/v1/volumes/${dataVolumeId}`, head)).status === 404) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    await get(`/v1/volumes/${dataVolumeId}`, head).expect(404);
+    await get(`/v1/images/${imageId}`, head).expect(404);
   });
 });
 
