@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# npm run test:services: starts every real server the service suites need, on loopback,
+# runs those suites, and stops the servers whatever happens. Each server has a script in
+# test/services/servers/<name>.sh with `start` (install if missing, start, wait until it
+# answers, print `export VAR=value` lines for the suites) and `stop`.
+# Usage: test/services/run.sh [server …]   (default: every server script)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export STRATUS_SERVICES_DIR="${STRATUS_SERVICES_DIR:-$PWD/.services}"
+mkdir -p "$STRATUS_SERVICES_DIR"
+
+if [ "$#" -gt 0 ]; then servers=("$@"); else
+  servers=()
+  for script in test/services/servers/*.sh; do [ -e "$script" ] && servers+=("$(basename "$script" .sh)"); done
+fi
+
+started=()
+stop_all() {
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    bash "test/services/servers/${started[$i]}.sh" stop || echo "could not stop ${started[$i]}" >&2
+  done
+}
+trap stop_all EXIT
+
+for server in "${servers[@]}"; do
+  echo "== starting $server" >&2
+  started+=("$server")
+  exports="$(bash "test/services/servers/$server.sh" start)"
+  eval "$exports"
+done
+
+npx vitest run --config vitest.services.config.ts
