@@ -53,7 +53,10 @@ export function createProjectionRunner(deps: {
     return names.every((name) => (reached.get(name) ?? 0) >= position);
   }
 
-  async function startOne(projection: Projection) {
+  /** Where each projection stands; `failed` ones stay behind until the next start. */
+  const states = new Map<string, { projection: Projection; position: number; indexed: boolean; failed: boolean; handles: Set<string> }>();
+
+  async function prepare(projection: Projection, head: number) {
     const checkpoint = await readStore.checkpoint(projection.name);
     if (checkpoint && checkpoint.version !== projection.version) {
       log.info({ projection: projection.name, from: checkpoint.version, to: projection.version }, 'projection version changed: rebuilding');
@@ -61,20 +64,25 @@ export function createProjectionRunner(deps: {
     if (!checkpoint || checkpoint.version !== projection.version) {
       await readStore.reset(projection.name, projection.collections, projection.version);
     }
-    let position = checkpoint?.version === projection.version ? checkpoint.position : 0;
+    const position = checkpoint?.version === projection.version ? checkpoint.position : 0;
     reached.set(projection.name, position);
-    let indexed = false;
-    const head = await eventStore.headPosition();
-    if (position >= head) {
-      await ensureIndexes(readStore, projection);
-      indexed = true;
-    }
-    subscriptions.push(eventStore.subscribeToAll({
-      after: position,
-      batchSize: deps.batchSize ?? 2000,
-      onEvents: async (events) => {
-        const last = events[events.length - 1]!.position;
-        const relevant = events.filter((event) => projection.handles.includes(event.type));
+    const indexed = position >= head;
+    if (indexed) await ensureIndexes(readStore, projection);
+    states.set(projection.name, { projection, position, indexed, failed: false, handles: new Set(projection.handles) });
+  }
+
+  /**
+   * One subscription feeds every projection: each batch is read and decoded once, however
+   * many read models there are. A projection applies the events after its own position;
+   * one that fails is logged and left behind without stopping the others.
+   */
+  async function applyBatch(events: RecordedEvent[], head: number) {
+    const last = events[events.length - 1]!.position;
+    for (const state of states.values()) {
+      if (state.failed || state.position >= last) continue;
+      const { projection } = state;
+      const relevant = events.filter((event) => event.position > state.position && state.handles.has(event.type));
+      try {
         if (relevant.length > 0) {
           await readStore.commit(projection.name, last, async (batch) => {
             for (const event of relevant) await projection.apply(event, batch);
@@ -82,21 +90,31 @@ export function createProjectionRunner(deps: {
         }
         // A batch of nothing relevant only moves the position in memory; the next
         // relevant batch persists it (re-reading skipped events after a restart is harmless).
-        position = last;
-        reached.set(projection.name, position);
-        if (!indexed && position >= head) {
+        state.position = last;
+        reached.set(projection.name, last);
+        if (!state.indexed && last >= head) {
           await ensureIndexes(readStore, projection);
-          indexed = true;
+          state.indexed = true;
         }
-        notify();
-      },
-      onError: (error) => log.error({ err: error, projection: projection.name }, 'projection stopped on an error'),
-    }));
+      } catch (error) {
+        state.failed = true;
+        log.error({ err: error, projection: projection.name }, 'projection stopped on an error');
+      }
+    }
+    notify();
   }
 
   return {
     async start() {
-      for (const projection of projections) await startOne(projection);
+      const head = await eventStore.headPosition();
+      for (const projection of projections) await prepare(projection, head);
+      const from = Math.min(...[...states.values()].map((state) => state.position));
+      subscriptions.push(eventStore.subscribeToAll({
+        after: Number.isFinite(from) ? from : head,
+        batchSize: deps.batchSize ?? 2000,
+        onEvents: (events) => applyBatch(events, head),
+        onError: (error) => log.error({ err: error }, 'projections stopped on an error of the event store'),
+      }));
     },
     async stop() {
       await Promise.all(subscriptions.splice(0).map((subscription) => subscription.stop()));
@@ -144,12 +162,13 @@ export async function rebuildProjection(deps: {
   const { eventStore, target, projection, until } = deps;
   const batchSize = deps.batchSize ?? REBUILD_BATCH;
   await target.reset(projection.name, projection.collections, projection.version);
+  const handles = new Set(projection.handles);
   let after = 0;
   while (after < until) {
     const events: RecordedEvent[] = (await eventStore.readAll({ after, limit: batchSize })).filter((event) => event.position <= until);
     if (events.length === 0) break;
     const last = events[events.length - 1]!.position;
-    const relevant = events.filter((event) => projection.handles.includes(event.type));
+    const relevant = events.filter((event) => handles.has(event.type));
     await target.commit(projection.name, last, async (batch) => {
       for (const event of relevant) await projection.apply(event, batch);
     });
