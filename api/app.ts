@@ -35,6 +35,8 @@ import { authorizeRequest } from './shared/authorize.js';
 import { localsOf, mountEndpoints, type Endpoint, type Logger } from './shared/endpoint.js';
 import type { Metrics } from './shared/metrics.js';
 import { buildOpenApi } from './shared/openapi.js';
+import { projectEndpoints } from './tenancy/projects.js';
+import { ticketEndpoints } from './tickets/tickets.js';
 import { ProblemError, problemFromDomain, sendProblem } from './shared/problem.js';
 
 export interface ApiDeps {
@@ -95,6 +97,8 @@ export function createApp(deps: ApiDeps) {
     ...volumeEndpoints(deps),
     ...volumeSnapshotEndpoints(deps),
     ...vmInstanceEndpoints(deps),
+    ...projectEndpoints(deps),
+    ...ticketEndpoints(deps),
   ];
   const router = express.Router();
   const operations = mountEndpoints(router, endpoints, authorizeRequest(deps));

@@ -21,6 +21,8 @@ import { sqliteFile, type Config } from './config.js';
 import { composeEffects, type ComposedEffects, type EffectsOptions } from './effects.js';
 import { createVolumeProcessManager, type VolumeProcessManager } from '../commands/compute/volume-process-manager.js';
 import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
+import { createQuotaReleaseProcess } from '../commands/tenancy/quota-release.js';
+import { createTicketFulfilment } from '../commands/tickets/fulfilment.js';
 
 export const version = '0.1.0';
 
@@ -52,7 +54,7 @@ export function openStores(config: Config, clock: Clock) {
 export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock; effects?: EffectsOptions }): Promise<Stratus> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
-  if (config.busUrl !== 'local') throw new Error(`STRATUS_BUS ${config.busUrl} is not supported yet: this build has the in-process bus only`);
+  if (config.busUrl !== 'local' && !config.busUrl.startsWith('kafka://')) throw new Error(`STRATUS_BUS ${config.busUrl} is not supported: use local or kafka://host:9092[,host2:9092…]`);
   const metrics = createMetrics();
   const stores = openStores(config, clock);
   const eventStore = instrumentEventStore(stores.eventStore, (count) => metrics.eventsAppended.inc(count));
@@ -71,6 +73,12 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   await volumeProcessManager.start();
   const vmLifecycle = createVmLifecycle({ eventStore, readStore, clock, tasks, log });
   await vmLifecycle.start();
+  // Tenancy: gives a project's quota back when a VM's creation fails or it is expunged.
+  const quotaRelease = createQuotaReleaseProcess({ eventStore, readStore, log });
+  await quotaRelease.start();
+  // Tickets: a finally approved ticket's request runs as a task, for its applicant.
+  const ticketFulfilment = createTicketFulfilment({ store: eventStore, readStore, clock, tasks, log });
+  await ticketFulfilment.start();
   // Once the task list has caught up, give tasks cut off by an earlier crash their outcome.
   const recovery = eventStore.headPosition()
     .then((head) => runner.waitFor(head, 3_600_000, 'tasks'))
@@ -87,6 +95,8 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
       await tasks.drain();
       await volumeProcessManager.stop();
       await vmLifecycle.stop();
+      await ticketFulfilment.stop();
+      await quotaRelease.stop();
       await effects.stop();
       await runner.stop();
       await recovery;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseSimulatorFaults } from '../adapters/hypervisor/simulator.js';
+import { checkBusUrl, integrationEventsTopicOf } from './bus.js';
 
 // Configuration comes from the environment; a fresh clone runs with none of it set.
 
@@ -18,6 +19,8 @@ export interface Config {
   eventStoreUrl: string;
   readStoreUrl: string;
   busUrl: string;
+  /** Topic every domain event is published to for outside consumers (STRATUS_INTEGRATION_EVENTS); off when undefined. */
+  integrationEventsTopic?: string;
   /** JSON faults for simulator hosts (STRATUS_SIMULATOR_FAULTS), parsed by the simulator. */
   simulatorFaults: string | undefined;
   masterKey: string | undefined;
@@ -37,7 +40,8 @@ export const configDocs: Array<[name: string, defaultValue: string, meaning: str
   ['STRATUS_DATA_DIR', './data', 'where the embedded stores and the key file live'],
   ['STRATUS_EVENTSTORE', 'sqlite:<data dir>/events.db', 'event store URL'],
   ['STRATUS_READSTORE', 'sqlite:<data dir>/read.db', 'read-model store URL'],
-  ['STRATUS_BUS', 'local', 'effect bus (in-process)'],
+  ['STRATUS_BUS', 'local', 'effect bus: local (in-process) or kafka://host:9092[,host2:9092…]'],
+  ['STRATUS_INTEGRATION_EVENTS', 'stratus.integration-events with Kafka, off with local', 'topic that gets every domain event (keyed by stream) for outside consumers, or off'],
   ['STRATUS_SIMULATOR_FAULTS', '', 'faults for simulator hosts, JSON: [{"host":"<host id|management IP|*>","kind":"fail|hang|down","count":1,"op":"vm.start","code":"INJECTED_FAULT"}]'],
   ['STRATUS_MASTER_KEY', '(key file in the data dir)', '32-byte master key (hex or base64) that seals secrets'],
   ['STRATUS_PREVIOUS_MASTER_KEYS', '', 'retired master keys, comma-separated, still used to open old secrets'],
@@ -62,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStoreUrl: env.STRATUS_EVENTSTORE || `sqlite:${resolve(dataDir, 'events.db')}`,
     readStoreUrl: env.STRATUS_READSTORE || `sqlite:${resolve(dataDir, 'read.db')}`,
     busUrl: env.STRATUS_BUS || 'local',
+    ...busConfig(env),
     // Parsed here too, so that a malformed value stops the start before anything opens.
     simulatorFaults: parseSimulatorFaults(env.STRATUS_SIMULATOR_FAULTS).length > 0 ? env.STRATUS_SIMULATOR_FAULTS : undefined,
     masterKey: env.STRATUS_MASTER_KEY || undefined,
@@ -71,6 +76,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...tlsConfig(env),
     logLevel: env.STRATUS_LOG_LEVEL || 'info',
   };
+}
+
+function busConfig(env: NodeJS.ProcessEnv): Pick<Config, 'integrationEventsTopic'> {
+  const busUrl = env.STRATUS_BUS || 'local';
+  checkBusUrl(busUrl);
+  const topic = integrationEventsTopicOf(env, busUrl);
+  return topic ? { integrationEventsTopic: topic } : {};
 }
 
 /** The file of a `sqlite:<path>` URL, relative paths resolved from the working directory. */

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../adapters/clock/port.js';
 import type { Bus } from '../adapters/bus/port.js';
-import { createLocalBus } from '../adapters/bus/local.js';
+import { createBus } from './bus.js';
 import type { EventStore } from '../adapters/eventstore/port.js';
 import type { HypervisorDriver } from '../adapters/hypervisor/port.js';
 import { createSimulatorDriver, parseSimulatorFaults, type SimulatorDriver } from '../adapters/hypervisor/simulator.js';
@@ -16,6 +16,7 @@ import { createEffectDispatcher, type EffectDispatcher } from '../commands/effec
 import type { EffectLogger, EffectRoute } from '../commands/effects/effect.js';
 import { hostAccessFromStore, type HostAccessLoader } from '../commands/effects/host-access.js';
 import { createBusHostProbe, type BusHostProbe } from '../commands/effects/host-probe.js';
+import { createIntegrationEventPublisher, type IntegrationEventPublisher } from '../commands/effects/integration-events.js';
 import { effectRoutes } from '../commands/effects/routes.js';
 import { createTimerLoop, type TimerLoop } from '../commands/shared/timer-loop.js';
 import type { Config } from './config.js';
@@ -27,6 +28,8 @@ export interface ComposedEffects {
   agent: Agent;
   /** Probes hosts (add, reconnect) through their agent: the inventory's HostProbe. */
   hostProbe: BusHostProbe;
+  /** Publishes every domain event to the integration-event topic (with Kafka; undefined when off). */
+  integrationEvents?: IntegrationEventPublisher;
   /** Runs the operation-timeout jobs; tests with a manual clock call `tick()`. */
   timer: TimerLoop;
   start(): Promise<void>;
@@ -44,13 +47,13 @@ export interface EffectsOptions {
 }
 
 export function composeEffects(
-  config: Pick<Config, 'dataDir' | 'simulatorFaults'>,
+  config: Pick<Config, 'dataDir' | 'simulatorFaults'> & Partial<Pick<Config, 'busUrl' | 'integrationEventsTopic'>>,
   deps: { eventStore: EventStore; readStore: ReadStore; clock: Clock; secrets: SecretBox; log: EffectLogger },
   options: EffectsOptions = {},
 ): ComposedEffects {
   const { eventStore, readStore, clock, secrets, log } = deps;
   const faults = parseSimulatorFaults(config.simulatorFaults);
-  const bus = createLocalBus({ log });
+  const bus = createBus(config.busUrl ?? 'local', { log });
   const simulator = createSimulatorDriver({ journalFile: resolve(config.dataDir, 'simulator', 'hosts.jsonl') });
   for (const { target, fault } of faults) void simulator.inject(target, fault);
   if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
@@ -66,19 +69,24 @@ export function composeEffects(
   });
   const dispatcher = createEffectDispatcher({ eventStore, readStore, bus, clock, routes: options.routes ?? effectRoutes, log });
   const hostProbe = createBusHostProbe({ bus, clock });
+  const integrationEvents = config.integrationEventsTopic
+    ? createIntegrationEventPublisher({ eventStore, readStore, bus, log, topic: config.integrationEventsTopic })
+    : undefined;
   const timer = createTimerLoop({ clock, jobs: [dispatcher.timeoutJob, agent.expireJob, dispatcher.pruneJob], intervalMs: options.timerIntervalMs ?? 1000, log });
 
   return {
-    bus, simulator, dispatcher, agent, hostProbe, timer,
+    bus, simulator, dispatcher, agent, hostProbe, timer, integrationEvents,
     async start() {
       // Agents first: the dispatcher publishes what is pending as soon as it starts.
       await agent.start();
       await hostProbe.start();
       await dispatcher.start();
+      await integrationEvents?.start();
       timer.start();
     },
     async stop() {
       await timer.stop();
+      await integrationEvents?.stop();
       await dispatcher.stop();
       await hostProbe.stop();
       await agent.stop();

@@ -19,6 +19,8 @@ import { sessionsProjection } from './identity/sessions.js';
 import { usersProjection } from './identity/users.js';
 import type { Projection } from './shared/projection.js';
 import { tasksProjection } from './tasks/tasks.js';
+import { projectsProjection } from './tenancy/projects.js';
+import { ticketsProjection } from './tickets/tickets.js';
 
 /** Every read model Stratus maintains. */
 export const allProjections: readonly Projection[] = [auditLogProjection, tasksProjection,
@@ -26,4 +28,5 @@ export const allProjections: readonly Projection[] = [auditLogProjection, tasksP
   zonesProjection, clustersProjection, hostsProjection, primaryStoragesProjection, imageStoresProjection, imagesProjection, offeringsProjection,
   l2NetworksProjection, l3NetworksProjection,
   volumesProjection, volumeSnapshotsProjection,
-  vmInstancesProjection, expungeScheduleProjection];
+  vmInstancesProjection, expungeScheduleProjection,
+  projectsProjection, ticketsProjection];

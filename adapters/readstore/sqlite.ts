@@ -371,7 +371,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
           return undefined;
         }
       }
-      out.push({ sql: this.statements(col).sql, ids: JSON.stringify(ids), docs: docs.join('\n'), deletes: JSON.stringify(deletes) });
+      out.push({ sql: this.statements(col).sql, ids, docs, deletes });
     }
     return out;
   }
@@ -669,14 +669,17 @@ const MAX_ARRAY_PADDING = 1000;
 function patchPaths(fields: Record<string, unknown>): PatchPaths {
   if (typeof fields !== 'object' || fields === null) throw new TypeError('patch fields must be an object');
   const out: PatchPaths = [];
+  let dotted = false;
   for (const [path, value] of Object.entries(fields)) {
     const segments = path.split('.');
+    if (segments.length > 1) dotted = true;
     if (segments.some((s) => s === '' || FORBIDDEN_SEGMENTS.has(s))) throw new TypeError(`invalid patch path ${JSON.stringify(path)}`);
     if (segments[0] === 'id') throw new TypeError('a patch cannot change id');
     // Copy now: later changes to the caller's objects must not leak into the batch.
     out.push([segments, typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value]);
   }
-  if (out.length > 1) {
+  // Distinct keys conflict only when one is a dotted path into another.
+  if (dotted && out.length > 1) {
     const paths = out.map(([s]) => s.join('.')).sort();
     for (let i = 1; i < paths.length; i++) {
       if (paths[i]!.startsWith(`${paths[i - 1]!}.`)) {

@@ -5,6 +5,7 @@ import { createCluster } from '../../commands/compute/inventory.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
 import { clusterFields, clustersCollection } from '../../projections/compute/clusters.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneWritable } from '../shared/zone-scope.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
 
@@ -24,10 +25,11 @@ export function clusterEndpoints(deps: ReadDeps & { eventStore: EventStore; cloc
       body: createClusterBody,
       responses: { 201: { description: 'Created', schema: createdSchema } },
       async handle({ req, res, body }) {
+        await assertZoneWritable(deps, req, res, { permission: 'cluster:create', zoneId: body.zoneId, action: 'CreateCluster', resourceType: 'cluster' });
         await runQuickTask(req, res, deps.tasks, { action: 'CreateCluster', resourceType: 'cluster', request: body },
           (metadata) => createCluster(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/clusters', tag: 'clusters', resource: 'cluster', collection: clustersCollection, fields: clusterFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/clusters', tag: 'clusters', resource: 'cluster', collection: clustersCollection, fields: clusterFields, zoneField: 'zoneId' }),
   ];
 }

@@ -1,3 +1,4 @@
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../adapters/clock/port.js';
 import type { EventStore } from '../../adapters/eventstore/port.js';
@@ -5,7 +6,9 @@ import type { SecretBox } from '../../adapters/secrets/port.js';
 import { addHost, administerHost, reconnectHost, type HostAdministration, type HostProbe } from '../../commands/compute/hosts.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
 import { hostFields, hostsCollection } from '../../projections/compute/hosts.js';
+import { zoneOfCluster, zoneOfHost } from '../../commands/compute/zone-of.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneWritable, isZoneScoped } from '../shared/zone-scope.js';
 import { hypervisorTypeSchema } from './clusters.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
 import { nameSchema } from './zones.js';
@@ -35,6 +38,12 @@ const actions: Array<{ verb: string; action: HostAdministration; summary: string
 
 export function hostEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks; secrets: SecretBox; hostProbe?: HostProbe }): Endpoint[] {
   const hostDeps = { store: deps.eventStore, clock: deps.clock, ...(deps.hostProbe ? { probe: deps.hostProbe } : {}) };
+  /** A zone-scoped principal acts on the hosts of its zones only (an unknown host is left to the command to report). */
+  async function assertHostInScope(req: Request, res: Response, hostId: string, permission: string, action: string) {
+    if (!isZoneScoped(res, permission)) return;
+    const zoneId = await zoneOfHost(deps.eventStore, hostId);
+    if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission, zoneId, action, resourceType: 'host', resourceIds: [hostId] });
+  }
   return [
     endpoint({
       method: 'post',
@@ -45,11 +54,15 @@ export function hostEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: 
       body: addHostBody,
       responses: { 201: { description: 'Added (state tells whether it connected)', schema: hostStateView } },
       async handle({ req, res, body }) {
+        if (isZoneScoped(res, 'host:create')) {
+          const zoneId = await zoneOfCluster(deps.eventStore, body.clusterId);
+          if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission: 'host:create', zoneId, action: 'AddHost', resourceType: 'host' });
+        }
         await runQuickTask(req, res, deps.tasks, { action: 'AddHost', resourceType: 'host', request: body },
           (metadata) => addHost({ ...hostDeps, secrets: deps.secrets }, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/hosts', tag: 'hosts', resource: 'host', collection: hostsCollection, fields: hostFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/hosts', tag: 'hosts', resource: 'host', collection: hostsCollection, fields: hostFields, zoneField: 'zoneId' }),
     endpoint({
       method: 'post',
       path: '/v1/hosts/:id/reconnect',
@@ -59,6 +72,7 @@ export function hostEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: 
       responses: { 200: { description: 'Probed', schema: hostStateView } },
       async handle({ req, res, params }) {
         const hostId = params.id!;
+        await assertHostInScope(req, res, hostId, 'host:reconnect', 'ReconnectHost');
         await runQuickTask(req, res, deps.tasks, { action: 'ReconnectHost', resourceType: 'host', resourceIds: [hostId], request: { hostId } },
           (metadata) => reconnectHost(hostDeps, hostId, metadata));
       },
@@ -72,6 +86,7 @@ export function hostEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: 
       responses: { 200: { description: 'Done', schema: z.object({ id: z.string(), taskId: z.string() }) } },
       async handle({ req, res, params }) {
         const hostId = params.id!;
+        await assertHostInScope(req, res, hostId, permission, action);
         await runQuickTask(req, res, deps.tasks, { action, resourceType: 'host', resourceIds: [hostId], request: { hostId } },
           async (metadata) => ({ id: hostId, ...(await administerHost(hostDeps, hostId, action, metadata)) }));
       },
@@ -85,6 +100,7 @@ export function hostEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: 
       responses: { 200: { description: 'Removed', schema: z.object({ id: z.string(), taskId: z.string() }) } },
       async handle({ req, res, params }) {
         const hostId = params.id!;
+        await assertHostInScope(req, res, hostId, 'host:delete', 'RemoveHost');
         await runQuickTask(req, res, deps.tasks, { action: 'RemoveHost', resourceType: 'host', resourceIds: [hostId], request: { hostId } },
           async (metadata) => ({ id: hostId, ...(await administerHost(hostDeps, hostId, 'RemoveHost', metadata)) }));
       },

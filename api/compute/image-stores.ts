@@ -5,6 +5,7 @@ import { addImageStore } from '../../commands/compute/inventory.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
 import { imageStoreFields, imageStoresCollection } from '../../projections/compute/image-stores.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneWritable } from '../shared/zone-scope.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
 
@@ -28,10 +29,11 @@ export function imageStoreEndpoints(deps: ReadDeps & { eventStore: EventStore; c
       body: addBody,
       responses: { 201: { description: 'Added', schema: createdSchema } },
       async handle({ req, res, body }) {
+        await assertZoneWritable(deps, req, res, { permission: 'image-store:create', zoneId: body.zoneId, action: 'AddImageStore', resourceType: 'image-store' });
         await runQuickTask(req, res, deps.tasks, { action: 'AddImageStore', resourceType: 'image-store', request: body },
           (metadata) => addImageStore(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/image-stores', tag: 'image-stores', resource: 'image-store', collection: imageStoresCollection, fields: imageStoreFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/image-stores', tag: 'image-stores', resource: 'image-store', collection: imageStoresCollection, fields: imageStoreFields, zoneField: 'zoneId' }),
   ];
 }

@@ -6,6 +6,7 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { primaryStorageTypes } from '../../domain/compute/primary-storage.js';
 import { primaryStorageFields, primaryStoragesCollection } from '../../projections/compute/primary-storages.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneWritable } from '../shared/zone-scope.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
 
@@ -30,12 +31,13 @@ export function primaryStorageEndpoints(deps: ReadDeps & { eventStore: EventStor
       body: addBody,
       responses: { 201: { description: 'Added', schema: createdSchema } },
       async handle({ req, res, body }) {
+        await assertZoneWritable(deps, req, res, { permission: 'primary-storage:create', zoneId: body.zoneId, action: 'AddPrimaryStorage', resourceType: 'primary-storage' });
         await runQuickTask(req, res, deps.tasks, { action: 'AddPrimaryStorage', resourceType: 'primary-storage', request: body },
           (metadata) => addPrimaryStorage(store, body, metadata), 201);
       },
     }),
     ...listAndDetailEndpoints(deps, {
-      path: '/v1/primary-storages', tag: 'primary-storages', resource: 'primary-storage', collection: primaryStoragesCollection, fields: primaryStorageFields,
+      path: '/v1/primary-storages', tag: 'primary-storages', resource: 'primary-storage', collection: primaryStoragesCollection, fields: primaryStorageFields, zoneField: 'zoneId',
     }),
   ];
 }

@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { Doc, Filter } from '../../adapters/readstore/port.js';
 import type { EventMetadata } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import type { TaskSpec, Tasks } from '../../commands/tasks/tasks.js';
@@ -8,6 +9,7 @@ import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
+import { assertZoneReadable, zoneListScope } from '../shared/zone-scope.js';
 
 // What the inventory endpoints (zones … L3 networks) have in common: a write is a task whose
 // result is the resource id; lists and details come from a read model, with `?after=` for
@@ -58,6 +60,13 @@ export interface CollectionSpec {
   collection: string;
   fields: FieldTypes;
   defaultSort?: Array<[string, 1 | -1]>;
+  /** The field holding the resource's zone (`id` for zones): a zone-scoped principal sees its zones' only. */
+  zoneField?: string;
+  /** For a resource whose zone is not a field of its own: the list condition and the detail check of zone scoping. */
+  zoneScope?: {
+    listScope(res: Response, permission: string): Promise<Filter>;
+    admits(res: Response, permission: string, doc: Doc): Promise<boolean>;
+  };
 }
 
 const notFoundCode = (resource: string) => `${resource.replace(/-/g, '_').toUpperCase()}_NOT_FOUND`;
@@ -75,7 +84,9 @@ export function listAndDetailEndpoints(deps: ReadDeps, spec: CollectionSpec): En
       listQuery: true,
       responses: { 200: { description: `${label}s` } },
       async handle({ req, res }) {
-        await sendList(req, res, deps, { collection: spec.collection, fields: spec.fields, defaultSort: spec.defaultSort ?? [['createdAt', -1]], scope: {} });
+        await sendList(req, res, deps, { collection: spec.collection, fields: spec.fields, defaultSort: spec.defaultSort ?? [['createdAt', -1]],
+          scope: spec.zoneField ? zoneListScope(res, `${spec.resource}:list`, spec.zoneField)
+            : spec.zoneScope ? await spec.zoneScope.listScope(res, `${spec.resource}:list`) : {} });
       },
     }),
     endpoint({
@@ -89,6 +100,10 @@ export function listAndDetailEndpoints(deps: ReadDeps, spec: CollectionSpec): En
         await awaitPosition(req, deps.runner);
         const document = await deps.readStore.get(spec.collection, params.id!);
         if (!document) throw new ProblemError(404, notFoundCode(spec.resource), `no ${label} ${params.id}`);
+        if (spec.zoneScope && !(await spec.zoneScope.admits(res, `${spec.resource}:read`, document))) {
+          throw new ProblemError(404, notFoundCode(spec.resource), `no ${label} ${params.id}`);
+        }
+        if (spec.zoneField) assertZoneReadable(res, `${spec.resource}:read`, document[spec.zoneField], { code: notFoundCode(spec.resource), detail: `no ${label} ${params.id}` });
         res.json(document);
       },
     }),

@@ -16,6 +16,9 @@ import { prepareList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
 import { awaitPosition } from './resources.js';
+import { vmZoneScope } from './vm-zone-scope.js';
+import { bothScopes } from '../shared/zone-scope.js';
+import { assertInProject, projectForCreate, projectListScope } from '../tenancy/scope.js';
 
 // /v1/vm-instances. Long operations (create, start, stop, reboot, pause, resume, DELETE,
 // expunge) are tasks a process completes: 202 + Location, or the outcome with
@@ -37,6 +40,7 @@ const createBody = z.strictObject({
   clusterId: idSchema.optional(),
   hostId: idSchema.optional(),
   strategy: z.enum(createStrategies).optional(),
+  projectId: idSchema.optional().describe('The project the VM belongs to: its quota is reserved first (a project session: always its own)'),
 });
 
 const updateBody = z.strictObject({
@@ -103,8 +107,15 @@ const versionOption = (req: Request) => {
 
 export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
   const commandDeps: VmCommandDeps = { store: deps.eventStore, readStore: deps.readStore, clock: deps.clock };
+  const zones = vmZoneScope(deps);
 
   async function runTask(req: Request, res: Response, spec: TaskSpec, work: TaskWork<unknown>, options: { successStatus: 200 | 201; long: boolean }) {
+    // Tenancy: a project session acts on its project's VMs only.
+    if (spec.action !== 'CreateVmInstance') {
+      for (const vmId of spec.resourceIds ?? []) assertInProject(res, await deps.readStore.get(vmInstancesCollection, vmId), { code: 'VM_NOT_FOUND', detail: `no VM instance ${vmId}` });
+      // Zone scoping: a zone-scoped principal acts on its zones' VMs only.
+      await zones.assertWritable(req, res, spec);
+    }
     const started = await deps.tasks.start(requestContextOf(req, res), spec, work);
     await respondWithTask(req, res, deps.tasks, started, options);
   }
@@ -142,6 +153,9 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
       async handle({ req, res, body }) {
         const vmId = newId();
         const justCreate = body.strategy === 'JustCreate';
+        const projectId = projectForCreate(res, body.projectId);
+        if (projectId !== undefined) body.projectId = projectId;
+        await zones.prepareCreate(req, res, body, vmId);
         await runTask(req, res, {
           action: 'CreateVmInstance', resourceType: 'vm', resourceIds: [vmId], request: body, ...(justCreate ? {} : { completedBy: 'process' as const }),
         }, async (task) => ({ result: await createVm(commandDeps, vmId, body, task) }), { successStatus: 201, long: !justCreate });
@@ -156,7 +170,7 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
       listQuery: true,
       responses: { 200: { description: 'VMs', schema: z.object({ items: z.array(vmView), total: z.number().optional() }) } },
       async handle({ req, res }) {
-        const query = await prepareList(req, deps, { collection: vmInstancesCollection, fields: vmInstanceFields, defaultSort: [['createdAt', -1]], scope: {} });
+        const query = await prepareList(req, deps, { collection: vmInstancesCollection, fields: vmInstanceFields, defaultSort: [['createdAt', -1]], scope: bothScopes(projectListScope(res), zones.listScope(res)) });
         const items = await deps.readStore.find(vmInstancesCollection, query.filter, query.options);
         const body: { items: unknown[]; total?: number } = { items: items.map(publicView) };
         if (query.count) body.total = await deps.readStore.count(vmInstancesCollection, query.filter);
@@ -174,6 +188,8 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
         await awaitPosition(req, deps.runner);
         const doc = await deps.readStore.get(vmInstancesCollection, params.id!);
         if (!doc) throw new ProblemError(404, 'VM_NOT_FOUND', `no VM instance ${params.id}`);
+        assertInProject(res, doc, { code: 'VM_NOT_FOUND', detail: `no VM instance ${params.id}` });
+        await zones.assertReadable(res, doc, { code: 'VM_NOT_FOUND', detail: `no VM instance ${params.id}` });
         res.setHeader('ETag', `"${doc.version as number}"`);
         res.json(publicView(doc));
       },

@@ -6,6 +6,7 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { volumeSnapshotListFields, volumeSnapshotsCollection } from '../../projections/compute/volume-snapshots.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
 import { listAndDetailEndpoints, type ReadDeps } from './resources.js';
+import { volumeZoneScope } from './volume-zone-scope.js';
 import { runLongTask } from './volumes.js';
 import { descriptionSchema, nameSchema } from './zones.js';
 
@@ -44,6 +45,8 @@ export function volumeSnapshotEndpoints(deps: ReadDeps & { eventStore: EventStor
     }),
     ...listAndDetailEndpoints(deps, {
       path: '/v1/volume-snapshots', tag: 'volume-snapshots', resource: 'volume-snapshot', collection: volumeSnapshotsCollection, fields: volumeSnapshotListFields,
+      // A snapshot is in the zone of its volume's storage and host, which it records.
+      zoneScope: volumeZoneScope(deps),
     }),
     endpoint({
       method: 'post',

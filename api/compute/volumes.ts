@@ -11,7 +11,11 @@ import { DomainError } from '../../domain/shared/errors.js';
 import { volumeListFields, volumesCollection } from '../../projections/compute/volumes.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
 import { respondWithTask } from '../shared/task-response.js';
+import { zoneOfVm } from '../../commands/compute/zone-of.js';
+import { primaryStoragesCollection } from '../../projections/compute/primary-storages.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
+import { volumeZoneScope } from './volume-zone-scope.js';
+import { assertZoneWritable, isZoneScoped, zoneOfDocument } from '../shared/zone-scope.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
 
 // Data volumes: create, attach to a VM, detach, delete under volume.deletionPolicy, recover,
@@ -52,6 +56,7 @@ export async function runLongTask(
 
 export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
   const store = { store: deps.eventStore, clock: deps.clock };
+  const zones = volumeZoneScope(deps);
   const spec = (action: string, id: string, request: unknown = { id }): TaskSpec => ({ action, resourceType: 'volume', resourceIds: [id], request });
   return [
     endpoint({
@@ -63,11 +68,15 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       body: createBody,
       responses: { 201: { description: 'Created', schema: createdSchema } },
       async handle({ req, res, body }) {
+        if (body.primaryStorageId !== undefined && isZoneScoped(res, 'volume:create')) {
+          const zoneId = await zoneOfDocument(deps.readStore, primaryStoragesCollection, body.primaryStorageId);
+          if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission: 'volume:create', zoneId, action: 'CreateVolume', resourceType: 'volume' });
+        }
         await runQuickTask(req, res, deps.tasks, { action: 'CreateVolume', resourceType: 'volume', request: body },
           (metadata) => createVolume(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/volumes', tag: 'volumes', resource: 'volume', collection: volumesCollection, fields: volumeListFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/volumes', tag: 'volumes', resource: 'volume', collection: volumesCollection, fields: volumeListFields, zoneScope: zones }),
     endpoint({
       method: 'post',
       path: '/v1/volumes/:id/attach',
@@ -78,6 +87,11 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       responses: { 200: { description: 'Attached', schema: attachView }, 202: { description: 'Attaching: follow the task' } },
       async handle({ req, res, params, body }) {
         const id = params.id!;
+        await zones.assertWritable(req, res, 'volume:attach', { action: 'AttachVolume', id });
+        if (isZoneScoped(res, 'volume:attach')) {
+          const vmZone = await zoneOfVm(deps.eventStore, body.vmInstanceId);
+          if (vmZone !== undefined) await assertZoneWritable(deps, req, res, { permission: 'volume:attach', zoneId: vmZone, action: 'AttachVolume', resourceType: 'volume', resourceIds: [id, body.vmInstanceId] });
+        }
         await runLongTask(req, res, deps.tasks, spec('AttachVolume', id, { id, vmInstanceId: body.vmInstanceId }),
           async (metadata) => ({ ...(await attachVolume(store, id, body.vmInstanceId, metadata, { wait: true })) }));
       },
@@ -91,6 +105,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       responses: { 200: { description: 'Detached' }, 202: { description: 'Detaching: follow the task' } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await zones.assertWritable(req, res, 'volume:detach', { action: 'DetachVolume', id });
         await runLongTask(req, res, deps.tasks, spec('DetachVolume', id),
           async (metadata) => ({ ...(await detachVolume(store, id, metadata, { wait: true })) }));
       },
@@ -105,6 +120,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await zones.assertWritable(req, res, 'volume:delete', { action: 'DeleteVolume', id });
         // Direct includes the host's deletion: answered when done, like every other quick delete.
         await runQuickTask(req, res, deps.tasks, spec('DeleteVolume', id), async (metadata) => ({ ...(await deleteVolume(store, id, metadata)) }));
       },
@@ -119,6 +135,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await zones.assertWritable(req, res, 'volume:recover', { action: 'RecoverVolume', id });
         await runQuickTask(req, res, deps.tasks, spec('RecoverVolume', id), (metadata) => recoverVolume(store, id, metadata));
       },
     }),
@@ -132,6 +149,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await zones.assertWritable(req, res, 'volume:expunge', { action: 'ExpungeVolume', id });
         await runLongTask(req, res, deps.tasks, spec('ExpungeVolume', id), async (metadata) => {
           const outcome = await expungeVolume(store, id, metadata, { wait: true });
           return { id, state: outcome.expunged ? 'Expunged' : 'Expunging', position: outcome.position };

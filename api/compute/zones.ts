@@ -29,6 +29,6 @@ export function zoneEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: 
           (metadata) => createZone(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/zones', tag: 'zones', resource: 'zone', collection: zonesCollection, fields: zoneFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/zones', tag: 'zones', resource: 'zone', collection: zonesCollection, fields: zoneFields, zoneField: 'id' }),
   ];
 }

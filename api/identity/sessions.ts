@@ -20,6 +20,7 @@ const loginBody = z.strictObject({
   username: z.string().min(1).max(128),
   password: z.string().min(1).max(1024),
   totp: z.string().regex(/^\d{6}$/, 'must be the 6-digit code of the authenticator app').optional(),
+  projectId: z.string().min(1).max(64).optional().describe('Log in to this project: the session acts as a member of it, on its resources only'),
 });
 
 const loginAnswer = z.object({
@@ -54,8 +55,9 @@ export function sessionEndpoints(deps: { eventStore: EventStore; readStore: Read
         if (req.ip) context.clientIp = req.ip;
         const userAgent = req.get('user-agent');
         if (userAgent) context.userAgent = userAgent;
-        const credentials: { username: string; password: string; totp?: string } = { username: body.username, password: body.password };
+        const credentials: { username: string; password: string; totp?: string; projectId?: string } = { username: body.username, password: body.password };
         if (body.totp !== undefined) credentials.totp = body.totp;
+        if (body.projectId !== undefined) credentials.projectId = body.projectId;
         const session = await login({ ...store, secrets: deps.secrets, throttle }, context, credentials).catch((error: unknown) => {
           throw rateLimitProblem(error);
         });

@@ -7,6 +7,7 @@ import { l2NetworkFields, l2NetworksCollection } from '../../projections/network
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from '../compute/resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from '../compute/zones.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneWritable } from '../shared/zone-scope.js';
 
 const createBody = z.strictObject({
   zoneId: z.string().min(1),
@@ -28,10 +29,11 @@ export function l2NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       body: createBody,
       responses: { 201: { description: 'Created', schema: createdSchema } },
       async handle({ req, res, body }) {
+        await assertZoneWritable(deps, req, res, { permission: 'l2-network:create', zoneId: body.zoneId, action: 'CreateL2Network', resourceType: 'l2-network' });
         await runQuickTask(req, res, deps.tasks, { action: 'CreateL2Network', resourceType: 'l2-network', request: body },
           (metadata) => createL2Network(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/l2-networks', tag: 'networks', resource: 'l2-network', collection: l2NetworksCollection, fields: l2NetworkFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/l2-networks', tag: 'networks', resource: 'l2-network', collection: l2NetworksCollection, fields: l2NetworkFields, zoneField: 'zoneId' }),
   ];
 }

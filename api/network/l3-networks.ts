@@ -1,3 +1,4 @@
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../adapters/clock/port.js';
 import type { EventStore } from '../../adapters/eventstore/port.js';
@@ -6,7 +7,9 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { ipAddressesCollection, ipAddressFields, l3NetworkFields, l3NetworksCollection } from '../../projections/network/l3-networks.js';
 import { awaitPosition, listAndDetailEndpoints, runQuickTask, type ReadDeps } from '../compute/resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from '../compute/zones.js';
+import { zoneOfL2Network, zoneOfL3Network } from '../../commands/compute/zone-of.js';
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { assertZoneReadable, assertZoneWritable, isZoneScoped } from '../shared/zone-scope.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 
@@ -24,6 +27,18 @@ const ipRangeBody = z.strictObject({
 
 export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
   const store = { store: deps.eventStore, clock: deps.clock };
+  /** A zone-scoped principal changes the networks of its zones only (an unknown one is left to the command). */
+  async function assertNetworkWritable(req: Request, res: Response, id: string, permission: string, action: string) {
+    if (!isZoneScoped(res, permission)) return;
+    const zoneId = await zoneOfL3Network(deps.eventStore, id);
+    if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission, zoneId, action, resourceType: 'l3-network', resourceIds: [id] });
+  }
+  /** …and reads those only: another zone's network is not found. */
+  async function assertNetworkReadable(res: Response, id: string) {
+    if (!isZoneScoped(res, 'l3-network:read')) return;
+    const network = await deps.readStore.get(l3NetworksCollection, id);
+    assertZoneReadable(res, 'l3-network:read', network?.zoneId, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${id}` });
+  }
   return [
     endpoint({
       method: 'post',
@@ -34,11 +49,15 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       body: createBody,
       responses: { 201: { description: 'Created', schema: createdSchema } },
       async handle({ req, res, body }) {
+        if (isZoneScoped(res, 'l3-network:create')) {
+          const zoneId = await zoneOfL2Network(deps.eventStore, body.l2NetworkId);
+          if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission: 'l3-network:create', zoneId, action: 'CreateL3Network', resourceType: 'l3-network' });
+        }
         await runQuickTask(req, res, deps.tasks, { action: 'CreateL3Network', resourceType: 'l3-network', request: body },
           (metadata) => createL3Network(store, body, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/l3-networks', tag: 'networks', resource: 'l3-network', collection: l3NetworksCollection, fields: l3NetworkFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/l3-networks', tag: 'networks', resource: 'l3-network', collection: l3NetworksCollection, fields: l3NetworkFields, zoneField: 'zoneId' }),
     endpoint({
       method: 'delete',
       path: '/v1/l3-networks/:id',
@@ -48,6 +67,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       responses: { 200: { description: 'Deleted', schema: z.object({ id: z.string(), taskId: z.string() }) } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertNetworkWritable(req, res, id, 'l3-network:delete', 'DeleteL3Network');
         await runQuickTask(req, res, deps.tasks, { action: 'DeleteL3Network', resourceType: 'l3-network', resourceIds: [id], request: { id } },
           async (metadata) => ({ id, ...(await deleteL3Network(store, id, metadata)) }));
       },
@@ -62,6 +82,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       responses: { 201: { description: 'Added', schema: createdSchema.extend({ l3NetworkId: z.string() }) } },
       async handle({ req, res, params, body }) {
         const id = params.id!;
+        await assertNetworkWritable(req, res, id, 'l3-network:update', 'AddIpRange');
         await runQuickTask(req, res, deps.tasks, { action: 'AddIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ...body } },
           (metadata) => addIpRange(deps.eventStore, id, body, metadata), 201);
       },
@@ -77,6 +98,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
         await awaitPosition(req, deps.runner);
         const network = await deps.readStore.get(l3NetworksCollection, params.id!);
         if (!network) throw new ProblemError(404, 'L3_NETWORK_NOT_FOUND', `no L3 network ${params.id}`);
+        assertZoneReadable(res, 'l3-network:read', network.zoneId, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${params.id}` });
         res.json({ items: network.ipRanges });
       },
     }),
@@ -90,6 +112,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       async handle({ req, res, params }) {
         const id = params.id!;
         const rangeId = params.rangeId!;
+        await assertNetworkWritable(req, res, id, 'l3-network:update', 'RemoveIpRange');
         await runQuickTask(req, res, deps.tasks, { action: 'RemoveIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ipRangeId: rangeId } },
           async (metadata) => ({ id: rangeId, ...(await removeIpRange(deps.eventStore, id, rangeId, metadata)) }));
       },
@@ -103,6 +126,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       listQuery: true,
       responses: { 200: { description: 'Allocated addresses' } },
       async handle({ req, res, params }) {
+        await assertNetworkReadable(res, params.id!);
         await sendList(req, res, deps, { collection: ipAddressesCollection, fields: ipAddressFields, defaultSort: [['ip', 1]], scope: { l3NetworkId: params.id! } });
       },
     }),

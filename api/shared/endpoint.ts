@@ -17,6 +17,8 @@ export interface RequestLocals {
   correlationId: string;
   log: Logger;
   principal?: Principal;
+  /** The permission the endpoint requires (zone scoping asks where the principal holds it). */
+  permission?: string;
 }
 
 export const localsOf = (res: Response) => res.locals as unknown as RequestLocals;
@@ -75,7 +77,10 @@ export type Authorizer = (req: Request, res: Response, permission: string) => Pr
 export function mountEndpoints(router: Router, endpoints: readonly Endpoint[], authorize: Authorizer): OperationDoc[] {
   for (const spec of endpoints) {
     router[spec.method](spec.path, async (req: Request, res: Response) => {
-      if (spec.permission !== null) await authorize(req, res, spec.permission);
+      if (spec.permission !== null) {
+        localsOf(res).permission = spec.permission;
+        await authorize(req, res, spec.permission);
+      }
       const body = spec.body ? parseWith(spec.body, req.body ?? {}, 'body') : undefined;
       const query = spec.query ? parseWith(spec.query, req.query, 'query') : req.query;
       await spec.handle({ req, res, body, query, params: req.params as Record<string, string> });

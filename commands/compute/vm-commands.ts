@@ -17,6 +17,7 @@ import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 import { idFromName } from '../shared/ids.js';
 import { releaseVmCompute, reserveForRecovery, usableImage, zoneOfNetworks } from './vm-resources.js';
 import { handleVmCommand, requireVm } from './vm-store.js';
+import { releaseVmQuota, reserveVmQuota } from '../tenancy/quota.js';
 
 // What the API asks of VMs. Commands that start a long operation (create, start, stop …,
 // destroy, expunge) only record its first events: the process manager and the effect routes
@@ -42,6 +43,8 @@ export interface CreateVmRequest {
   clusterId?: string;
   hostId?: string;
   strategy?: CreateStrategy;
+  /** The project the VM is created in: its quota is reserved first (tenancy). */
+  projectId?: string;
 }
 
 const invalidField = (code: string, field: string, message: string, kind: DomainError['kind'] = 'invalid') =>
@@ -94,8 +97,21 @@ export async function createVm(deps: VmCommandDeps, vmId: string, request: Creat
     now: deps.clock.now(),
   };
   if (request.description !== undefined) command.description = request.description;
-  const outcome = await handleVmCommand(deps.store, vmId, command, task.metadata);
-  return vmView(outcome.state as VmInstance);
+  if (request.projectId === undefined) {
+    const outcome = await handleVmCommand(deps.store, vmId, command, task.metadata);
+    return vmView(outcome.state as VmInstance);
+  }
+  // Tenancy: the project's quota is reserved before the VM exists; if it is never recorded,
+  // the reservation is given back (a later failure is released by the quota process).
+  command.projectId = request.projectId;
+  await reserveVmQuota(deps.store, request.projectId, { vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes }, task.metadata);
+  try {
+    const outcome = await handleVmCommand(deps.store, vmId, command, task.metadata);
+    return vmView(outcome.state as VmInstance);
+  } catch (error) {
+    await releaseVmQuota(deps.store, request.projectId, vmId, task.metadata);
+    throw error;
+  }
 }
 
 /** Start, stop, reboot, pause, resume: the first events of the operation. */

@@ -31,6 +31,11 @@ export interface Principal {
   zoneScope: Zones;
   /** A session that may only enrol in two-factor authentication. */
   restriction?: 'totp-enrollment';
+  /**
+   * A project session (tenancy): it acts with the project role's grants only, and every
+   * query and command is scoped to this project.
+   */
+  project?: { projectId: string; role: string };
 }
 
 export const principalAllows = (principal: Pick<Principal, 'grants'>, permission: string) => allows(principal.grants, permission);

@@ -20,6 +20,7 @@ import { decoyPasswordHash, verifyPassword } from './passwords.js';
 import { principalOf, type Principal } from './principal.js';
 import { matchTotp } from './totp.js';
 import { findUserIdByName, loadUser } from './user-lookup.js';
+import { checkProjectLogin, projectPrincipal } from '../tenancy/project-login.js';
 
 export type { Principal } from './principal.js';
 
@@ -74,7 +75,7 @@ export async function assertAddressNotThrottled(deps: { store: EventStore; throt
 export async function login(
   deps: LoginDeps,
   context: Omit<RequestContext, 'actor'>,
-  credentials: { username: string; password: string; totp?: string },
+  credentials: { username: string; password: string; totp?: string; projectId?: string },
 ): Promise<LoginResult> {
   const { store, clock, throttle } = deps;
   const settings = await readSettings(store);
@@ -118,6 +119,10 @@ export async function login(
       totp = step === undefined ? { kind: 'wrong' } : { kind: 'valid', step };
     }
   }
+  // Tenancy: a project login needs membership of an enabled project (refused before the ledger).
+  if (credentials.projectId !== undefined && passwordMatches && !live.disabled) {
+    await checkProjectLogin(store, live, credentials.projectId, now, metadata);
+  }
   const sessionId = newId();
   const expiresAt = now + Number(settingValue(settings, 'session.timeout')) * 1000;
   const attempt = await handleCommand(store, loginDecider, loginStream(live.userId), {
@@ -152,6 +157,7 @@ export async function login(
   const secret = randomBytes(32).toString('base64url');
   const opened = await handleCommand(store, sessionDecider, sessionStream(sessionId), {
     type: 'OpenSession', sessionId, userId: live.userId, username: live.username, tokenHash: hashSecret(secret), expiresAt, now, ...(scope ? { scope } : {}),
+    ...(credentials.projectId !== undefined ? { projectId: credentials.projectId } : {}),
   }, metadata);
   const result: LoginResult = {
     token: `${sessionId}.${secret}`,
@@ -178,7 +184,8 @@ export async function authenticate(deps: SessionDeps, token: string): Promise<Pr
   if (!isLiveUser(user) || user.disabled) return undefined;
   const how: Parameters<typeof principalOf>[2] = { actor: { kind: 'user', id: user.userId, name: user.username }, sessionId };
   if (state.scope) how.restriction = state.scope;
-  return principalOf(deps.store, user, how);
+  const principal = await principalOf(deps.store, user, how);
+  return state.projectId ? projectPrincipal(deps.store, principal, state.projectId) : principal;
 }
 
 async function closeSession(deps: SessionDeps, sessionId: string, reason: 'logout' | 'revoked', metadata: EventMetadata): Promise<{ position: number; userId?: string }> {

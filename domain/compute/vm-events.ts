@@ -81,6 +81,8 @@ export type VmInstanceCreated = DomainEvent<'VmInstanceCreated', {
   createdAt: number;
   /** The task that creates it (its outcome comes with the end of provisioning). */
   taskId: string | null;
+  /** The project (tenancy) it belongs to, when created in one. */
+  projectId?: string;
 }>;
 
 /** Placement, IPs and primary storage asked for (handled by the provisioning process). */

@@ -33,6 +33,8 @@ export interface VmView {
   destroyedAt: string | null;
   expungeAt: string | null;
   error: { code: string; message: string } | null;
+  /** The project (tenancy) the VM belongs to, when created in one. */
+  projectId?: string;
 }
 
 const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
@@ -69,5 +71,6 @@ export function vmView(vm: VmInstance, dataVolumes: readonly VmVolumeView[] = []
     destroyedAt: iso(vm.destroyedAt),
     expungeAt: iso(vm.expungeAt),
     error: vm.error,
+    ...(vm.projectId ? { projectId: vm.projectId } : {}),
   };
 }

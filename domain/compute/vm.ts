@@ -93,6 +93,8 @@ export interface VmInstance {
   policy: DeletionPolicy | null;
   destroyedAt: number | null;
   expungeAt: number | null;
+  /** The project the VM belongs to (tenancy), when created in one. */
+  projectId?: string;
 }
 
 export type VmAggregate = { exists: false } | VmInstance;
@@ -119,6 +121,8 @@ export type VmCommand =
       nicIds: string[];
       taskId: string | null;
       now: number;
+      /** The project (tenancy) the VM belongs to; its quota was reserved before this command. */
+      projectId?: string;
     }
   | {
       type: 'RecordResourcesAllocated';
@@ -362,6 +366,7 @@ function create(command: Extract<VmCommand, { type: 'CreateVm' }>, state: VmAggr
       strategy: command.strategy,
       createdAt: command.now,
       taskId: command.taskId,
+      ...(command.projectId ? { projectId: command.projectId } : {}),
     },
   };
   const out = new Emitter(created(createdEvent.data as Extract<VmEvent, { type: 'VmInstanceCreated' }>['data']));
@@ -634,6 +639,7 @@ function created(data: Extract<VmEvent, { type: 'VmInstanceCreated' }>['data']):
     policy: null,
     destroyedAt: null,
     expungeAt: null,
+    ...(data.projectId ? { projectId: data.projectId } : {}),
   };
 }
 

@@ -9,16 +9,16 @@ import { DomainError } from '../shared/errors.js';
 export type SessionScope = 'totp-enrollment';
 
 export type SessionEvent =
-  | DomainEvent<'UserLoggedIn', { sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; at: number; scope?: SessionScope }>
+  | DomainEvent<'UserLoggedIn', { sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; at: number; scope?: SessionScope; projectId?: string }>
   | DomainEvent<'UserLoggedOut', { sessionId: string; userId: string; username: string; reason: 'logout' | 'revoked'; at: number }>;
 
 export type SessionCommand =
-  | { type: 'OpenSession'; sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; now: number; scope?: SessionScope }
+  | { type: 'OpenSession'; sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; now: number; scope?: SessionScope; projectId?: string }
   | { type: 'CloseSession'; reason: 'logout' | 'revoked'; now: number };
 
 export type SessionState =
   | { state: 'none' }
-  | { state: 'open' | 'closed'; sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; openedAt: number; scope?: SessionScope };
+  | { state: 'open' | 'closed'; sessionId: string; userId: string; username: string; tokenHash: string; expiresAt: number; openedAt: number; scope?: SessionScope; projectId?: string };
 
 export const sessionStream = (sessionId: string) => `session-${sessionId}`;
 
@@ -38,6 +38,7 @@ export const sessionDecider: Decider<SessionCommand, SessionState, SessionEvent>
           at: command.now,
         };
         if (command.scope) data.scope = command.scope;
+        if (command.projectId) data.projectId = command.projectId;
         return [{ type: 'UserLoggedIn', data }];
       }
       case 'CloseSession':
@@ -63,6 +64,7 @@ export const sessionDecider: Decider<SessionCommand, SessionState, SessionEvent>
           openedAt: event.data.at,
         };
         if (event.data.scope) opened.scope = event.data.scope;
+        if (event.data.projectId) opened.projectId = event.data.projectId;
         return opened;
       }
       case 'UserLoggedOut':

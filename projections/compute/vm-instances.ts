@@ -33,6 +33,7 @@ export const vmInstanceFields = {
   destroyedAt: 'time',
   expungeAt: 'time',
   'error.code': 'string',
+  projectId: 'string',
 } as const;
 
 /** What the stored document holds besides the view (never shown). */

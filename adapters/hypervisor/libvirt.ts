@@ -1,0 +1,542 @@
+// The libvirt driver (DESIGN.md §6): the hypervisor port on KVM hosts, through virsh (and
+// qemu-img for volume snapshots) against each host's connection URI.
+//
+// The host keeps the state, the driver keeps none: VMs are domains named `stratus-<vmId>`,
+// images and volumes live in two directory pools the driver creates on first use
+// (`stratus-images`, `stratus-volumes`), named so their names say what they are
+// (`<imageId>.<sha256>.<bytes>.<format>`, `<volumeId>.<format>`). That is what makes every
+// operation idempotent across agent restarts: the driver looks before it acts.
+//
+// Images are fetched on the agent's machine, hashed as they stream, and only a verified
+// copy is uploaded into the host's image pool (vol-upload works over remote URIs); a
+// mismatch deletes the local copy. Root volumes are qcow2 overlays on the cached image.
+// Snapshots are qcow2 internal snapshots: qemu-img while the VM is off, QMP while it runs;
+// they need the volume files on this machine, so they work on local URIs only.
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import {
+  HypervisorError,
+  type HostAccess,
+  type HypervisorDriver,
+  type HypervisorOperation,
+  type OperationContext,
+  type OperationName,
+  type OperationOf,
+  type OperationResults,
+  type ResultOf,
+  type VmPowerState,
+  type VolumeFormat,
+} from './port.js';
+import { digestImage } from './image-source.js';
+import {
+  checkDevice,
+  checkId,
+  checkPositiveInteger,
+  diskXml,
+  disksOfDomain,
+  domainName,
+  domainXml,
+  offersKvm,
+  parseFreeCell,
+  parseNodeInfo,
+  parsePoolInfo,
+  parseVolInfo,
+  poolXml,
+  powerStateOf,
+  snapshotNamesOf,
+  vmIdOfDomain,
+  vncXml,
+  type NicNetwork,
+} from './domain-xml.js';
+import { createCommandRunner, isLocalUri, libvirtUriOf, type CommandRunner } from './libvirt-commands.js';
+
+export interface LibvirtDriverOptions {
+  /** Where the pools live on each host (default /var/lib/stratus/libvirt). */
+  storageDir?: string;
+  /** Where images are downloaded and verified before upload, on the agent's machine. */
+  downloadDir?: string;
+  /** What NICs plug into (default: the libvirt network `default`). */
+  network?: NicNetwork;
+  /** libvirt clean-traffic on every NIC (IP/MAC/ARP spoofing protection); on by default. */
+  antiSpoofing?: boolean;
+  /** Address VNC listens on (default 127.0.0.1). */
+  vncListen?: string;
+  /** How long a grace stop waits for the guest's ACPI shutdown before powering off. */
+  graceStopTimeoutMs?: number;
+  /** Force `kvm` or `qemu` (TCG); by default kvm when the host's capabilities offer it. */
+  domainType?: 'kvm' | 'qemu';
+  runner?: CommandRunner;
+}
+
+const imagesPool = 'stratus-images';
+const volumesPool = 'stratus-volumes';
+const statePollMs = 250;
+
+interface Attachment { vmId: string; device: string }
+
+export function createLibvirtDriver(options: LibvirtDriverOptions = {}): HypervisorDriver {
+  const runner = options.runner ?? createCommandRunner();
+  const storageDir = options.storageDir ?? '/var/lib/stratus/libvirt';
+  const downloadDir = options.downloadDir ?? join(tmpdir(), 'stratus-image-downloads');
+  const network = options.network ?? { type: 'network', name: 'default' };
+  const antiSpoofing = options.antiSpoofing ?? true;
+  const vncListen = options.vncListen ?? '127.0.0.1';
+  const graceStopTimeoutMs = options.graceStopTimeoutMs ?? 60_000;
+  const poolsReady = new Set<string>();
+  const domainTypes = new Map<string, 'kvm' | 'qemu'>();
+
+  /** One host's connection: every virsh call of an operation goes through it. */
+  function connect(host: HostAccess, context: OperationContext) {
+    const uri = libvirtUriOf(host);
+    const signal = context.signal;
+    const virsh = async (...args: string[]) => (await runner.virsh(uri, args, signal ? { signal } : {})).stdout;
+    /** virsh that answers undefined when the object is missing (the look-before-acting reads). */
+    const virshIfFound = async (...args: string[]) => {
+      try {
+        return await virsh(...args);
+      } catch (error) {
+        if (error instanceof HypervisorError && (error.code === 'VM_NOT_FOUND' || error.code === 'VOLUME_NOT_FOUND')) return undefined;
+        throw error;
+      }
+    };
+    return { uri, virsh, virshIfFound, signal };
+  }
+  type Connection = ReturnType<typeof connect>;
+
+  async function withXmlFile<T>(xml: string, work: (file: string) => Promise<T>): Promise<T> {
+    // The XML may hold a VNC password: a private directory, removed right after use.
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-virsh-'));
+    const file = join(dir, 'spec.xml');
+    writeFileSync(file, xml, { mode: 0o600 });
+    try {
+      return await work(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async function ensurePools(conn: Connection) {
+    if (poolsReady.has(conn.uri)) return;
+    for (const [name, path] of [[imagesPool, `${storageDir}/images`], [volumesPool, `${storageDir}/volumes`]] as const) {
+      const info = await conn.virsh('pool-list', '--all', '--name');
+      if (!info.split('\n').map((line) => line.trim()).includes(name)) {
+        await withXmlFile(poolXml(name, path), (file) => conn.virsh('pool-define', file));
+        await conn.virsh('pool-build', name);
+      }
+      const state = await conn.virsh('pool-info', name);
+      if (!/^State:\s+running/m.test(state)) await conn.virsh('pool-start', name);
+      await conn.virsh('pool-autostart', name);
+    }
+    poolsReady.add(conn.uri);
+  }
+
+  async function volumeNames(conn: Connection, pool: string): Promise<string[]> {
+    await ensurePools(conn);
+    await conn.virsh('pool-refresh', pool);
+    return (await conn.virsh('vol-list', '--pool', pool)).split('\n')
+      .map((line) => line.trim().split(/\s+/)[0] ?? '')
+      .filter((name) => name !== '' && name !== 'Name' && !name.startsWith('---'));
+  }
+
+  async function findVolume(conn: Connection, volumeId: string): Promise<{ name: string; path: string; format: VolumeFormat } | undefined> {
+    checkId('volume id', volumeId);
+    const names = await volumeNames(conn, volumesPool);
+    const name = names.find((candidate) => candidate === `${volumeId}.qcow2` || candidate === `${volumeId}.raw`);
+    if (!name) return undefined;
+    const path = (await conn.virsh('vol-path', '--pool', volumesPool, name)).trim();
+    return { name, path, format: name.endsWith('.raw') ? 'raw' : 'qcow2' };
+  }
+
+  async function volumeOf(conn: Connection, volumeId: string) {
+    const volume = await findVolume(conn, volumeId);
+    if (!volume) throw new HypervisorError('VOLUME_NOT_FOUND', `no volume ${volumeId} on this host`);
+    return volume;
+  }
+
+  async function findImage(conn: Connection, imageId: string) {
+    checkId('image id', imageId);
+    const name = (await volumeNames(conn, imagesPool)).find((candidate) => candidate.startsWith(`${imageId}.`));
+    if (!name) return undefined;
+    const [, sha256, size, format] = name.slice(imageId.length).split('.');
+    const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
+    return { name, path, sha256: sha256!, sizeBytes: Number(size), format: format! };
+  }
+
+  async function stateOf(conn: Connection, vmId: string): Promise<VmPowerState | undefined> {
+    const answer = await conn.virshIfFound('domstate', domainName(vmId));
+    return answer === undefined ? undefined : powerStateOf(answer);
+  }
+
+  async function requireState(conn: Connection, vmId: string): Promise<VmPowerState> {
+    const state = await stateOf(conn, vmId);
+    if (state === undefined) throw new HypervisorError('VM_NOT_FOUND', `no VM ${vmId} on this host`);
+    return state;
+  }
+
+  async function stratusDomains(conn: Connection): Promise<Array<{ vmId: string; state: VmPowerState }>> {
+    const out = await conn.virsh('list', '--all');
+    const vms: Array<{ vmId: string; state: VmPowerState }> = [];
+    for (const line of out.split('\n')) {
+      const match = /^\s*(\S+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+      const vmId = match ? vmIdOfDomain(match[2]!) : undefined;
+      if (match && vmId) vms.push({ vmId, state: powerStateOf(match[3]!) });
+    }
+    return vms.sort((a, b) => a.vmId.localeCompare(b.vmId));
+  }
+
+  /** Which VM holds each volume file (from the persistent definitions). */
+  async function attachments(conn: Connection): Promise<Map<string, Attachment>> {
+    const held = new Map<string, Attachment>();
+    for (const { vmId } of await stratusDomains(conn)) {
+      const xml = await conn.virshIfFound('dumpxml', '--inactive', domainName(vmId));
+      if (xml === undefined) continue;
+      for (const disk of disksOfDomain(xml)) if (!disk.cdrom) held.set(disk.path, { vmId, device: disk.device });
+    }
+    return held;
+  }
+
+  async function domainTypeOf(conn: Connection): Promise<'kvm' | 'qemu'> {
+    if (options.domainType) return options.domainType;
+    const known = domainTypes.get(conn.uri);
+    if (known) return known;
+    let type: 'kvm' | 'qemu' = offersKvm(await conn.virsh('capabilities')) ? 'kvm' : 'qemu';
+    // libvirt may offer kvm while this (local) process cannot open /dev/kvm in its sandbox.
+    if (type === 'kvm' && isLocalUri(conn.uri)) {
+      try { accessSync('/dev/kvm', constants.R_OK | constants.W_OK); } catch { type = 'qemu'; }
+    }
+    domainTypes.set(conn.uri, type);
+    return type;
+  }
+
+  async function waitForState(conn: Connection, vmId: string, wanted: VmPowerState, timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await stateOf(conn, vmId)) === wanted) return true;
+      if (Date.now() >= until || conn.signal?.aborted) return false;
+      await new Promise((resolve) => setTimeout(resolve, statePollMs));
+    }
+  }
+
+  function openPassword(context: OperationContext, sealed: string): string {
+    let password: string;
+    try {
+      password = context.openSecret(sealed);
+    } catch {
+      throw new HypervisorError('INVALID_OPERATION', 'the VNC password could not be opened with the key ring');
+    }
+    if (password.length === 0) throw new HypervisorError('INVALID_OPERATION', 'the VNC password is empty');
+    return password;
+  }
+
+  function requireLocal(conn: Connection, what: string) {
+    if (!isLocalUri(conn.uri)) throw new HypervisorError('UNSUPPORTED_OPERATION', `${what} needs the volume files on the agent's machine; host ${conn.uri} is remote`);
+  }
+
+  async function snapshotsOf(path: string, signal?: AbortSignal) {
+    // -U: read the header even while a running QEMU holds the image's lock.
+    return snapshotNamesOf((await runner.qemuImg(['info', '-U', '--output=json', path], signal ? { signal } : {})).stdout);
+  }
+
+  /** QMP on a running VM, for internal snapshots of one disk without stopping it. */
+  async function qmp(conn: Connection, vmId: string, command: string, args: Record<string, unknown>) {
+    return conn.virsh('qemu-monitor-command', domainName(vmId), JSON.stringify({ execute: command, arguments: args }));
+  }
+
+  async function nodeNameOf(conn: Connection, vmId: string, path: string): Promise<string> {
+    const answer = JSON.parse(await conn.virsh('qemu-monitor-command', domainName(vmId), JSON.stringify({ execute: 'query-block' }))) as {
+      return: Array<{ inserted?: { file: string; 'node-name'?: string } }>;
+    };
+    const node = answer.return.find((block) => block.inserted?.file === path)?.inserted?.['node-name'];
+    if (!node) throw new HypervisorError('DRIVER_ERROR', `VM ${vmId} has no block node for ${path}`);
+    return node;
+  }
+
+  type Handlers = { [N in OperationName]: (conn: Connection, operation: OperationOf<N>, context: OperationContext) => Promise<OperationResults[N]> };
+
+  const handlers: Handlers = {
+    async 'host.probe'(conn) {
+      const node = parseNodeInfo(await conn.virsh('nodeinfo'));
+      const freeMemoryBytes = parseFreeCell(await conn.virsh('freecell', '--all'));
+      const version = /Running hypervisor:\s+(\S+)\s+(\S+)/.exec(await conn.virsh('version'));
+      await ensurePools(conn);
+      const pool = parsePoolInfo(await conn.virsh('pool-info', '--bytes', volumesPool));
+      return {
+        cpuCount: node.cpuCount,
+        memoryBytes: node.memoryBytes,
+        freeMemoryBytes: Math.min(freeMemoryBytes, node.memoryBytes),
+        storageBytes: pool.capacityBytes,
+        freeStorageBytes: pool.availableBytes,
+        hypervisor: `${(await domainTypeOf(conn))}/${version?.[1] ?? 'QEMU'}`,
+        version: version?.[2] ?? 'unknown',
+        vms: await stratusDomains(conn),
+      };
+    },
+
+    async 'image.prepare'(conn, operation) {
+      const expected = operation.sha256.toLowerCase();
+      if (!/^[0-9a-f]{64}$/.test(expected)) throw new HypervisorError('INVALID_OPERATION', 'an image sha256 is 64 hex digits');
+      if (!['qcow2', 'raw', 'iso'].includes(operation.format)) throw new HypervisorError('INVALID_OPERATION', `unknown image format ${operation.format}`);
+      const cached = await findImage(conn, operation.imageId);
+      if (cached && cached.sha256 === expected) {
+        return { imageId: operation.imageId, path: cached.path, sizeBytes: cached.sizeBytes, sha256: cached.sha256 };
+      }
+      if (cached) await conn.virsh('vol-delete', '--pool', imagesPool, cached.name);
+      await mkdir(downloadDir, { recursive: true, mode: 0o700 });
+      const local = join(downloadDir, `${operation.imageId}.${randomBytes(6).toString('hex')}.partial`);
+      try {
+        const out = createWriteStream(local, { mode: 0o600 });
+        let digest;
+        try {
+          digest = await digestImage(operation.url, {
+            ...(conn.signal ? { signal: conn.signal } : {}),
+            sink: (chunk) => new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve()))),
+          });
+        } finally {
+          out.end();
+          await finished(out).catch(() => undefined);
+        }
+        if (digest.sha256 !== expected) {
+          throw new HypervisorError('IMAGE_CHECKSUM_MISMATCH',
+            `image ${operation.imageId} has sha256 ${digest.sha256}, expected ${expected}; the copy was discarded`);
+        }
+        const name = `${operation.imageId}.${expected}.${digest.sizeBytes}.${operation.format}`;
+        await conn.virsh('vol-create-as', imagesPool, name, String(Math.max(digest.sizeBytes, 1)), '--format', 'raw');
+        try {
+          await conn.virsh('vol-upload', '--pool', imagesPool, name, local);
+        } catch (error) {
+          await conn.virshIfFound('vol-delete', '--pool', imagesPool, name).catch(() => undefined);
+          throw error;
+        }
+        const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
+        return { imageId: operation.imageId, path, sizeBytes: digest.sizeBytes, sha256: expected };
+      } finally {
+        await rm(local, { force: true });
+      }
+    },
+
+    async 'volume.create'(conn, operation) {
+      const existing = await findVolume(conn, operation.volumeId);
+      if (existing) {
+        const info = parseVolInfo(await conn.virsh('vol-info', '--bytes', '--pool', volumesPool, existing.name));
+        return { volumeId: operation.volumeId, path: existing.path, sizeBytes: info.capacityBytes, format: existing.format };
+      }
+      checkPositiveInteger('volume size', operation.sizeBytes);
+      const format: VolumeFormat = operation.format === 'raw' ? 'raw' : 'qcow2';
+      const name = `${operation.volumeId}.${format}`;
+      const args = ['vol-create-as', volumesPool, name, String(operation.sizeBytes), '--format', format];
+      if (operation.imageId !== undefined) {
+        const image = await findImage(conn, operation.imageId);
+        if (!image) throw new HypervisorError('IMAGE_NOT_PREPARED', `image ${operation.imageId} is not in this host's cache: prepare it first`);
+        if (format !== 'qcow2') throw new HypervisorError('INVALID_OPERATION', 'a volume backed by an image must be qcow2');
+        args.push('--backing-vol', image.path, '--backing-vol-format', image.format === 'qcow2' ? 'qcow2' : 'raw');
+      }
+      await conn.virsh(...args);
+      const path = (await conn.virsh('vol-path', '--pool', volumesPool, name)).trim();
+      return { volumeId: operation.volumeId, path, sizeBytes: operation.sizeBytes, format };
+    },
+
+    async 'volume.delete'(conn, operation) {
+      const volume = await findVolume(conn, operation.volumeId);
+      if (volume) {
+        const holder = (await attachments(conn)).get(volume.path);
+        if (holder) throw new HypervisorError('VOLUME_IN_USE', `volume ${operation.volumeId} is attached to VM ${holder.vmId}`);
+        await conn.virshIfFound('vol-delete', '--pool', volumesPool, volume.name);
+      }
+      return { volumeId: operation.volumeId };
+    },
+
+    async 'vm.define'(conn, operation, context) {
+      checkId('vm id', operation.vmId);
+      const existing = await stateOf(conn, operation.vmId);
+      if (existing !== undefined) return { vmId: operation.vmId, state: existing };
+      const held = await attachments(conn);
+      const disks = [];
+      for (const spec of operation.volumes) {
+        const volume = await volumeOf(conn, spec.volumeId);
+        const holder = held.get(volume.path);
+        if (holder && holder.vmId !== operation.vmId) throw new HypervisorError('VOLUME_IN_USE', `volume ${spec.volumeId} is attached to VM ${holder.vmId}`);
+        disks.push({ device: checkDevice(spec.device), path: volume.path, format: volume.format, volumeId: spec.volumeId });
+      }
+      const password = operation.sealedVncPassword ? openPassword(context, operation.sealedVncPassword) : randomBytes(6).toString('base64url');
+      const xml = domainXml({
+        vmId: operation.vmId,
+        title: operation.name,
+        cpuCount: operation.cpuCount,
+        memoryBytes: operation.memoryBytes,
+        domainType: await domainTypeOf(conn),
+        disks,
+        nics: operation.nics.map((nic) => ({ mac: nic.mac, ip: nic.ip, nicId: nic.nicId })),
+        network,
+        antiSpoofing,
+        vnc: { listen: vncListen, password },
+        guestAgent: true,
+      });
+      await withXmlFile(xml, (file) => conn.virsh('define', file));
+      return { vmId: operation.vmId, state: 'Stopped' };
+    },
+
+    async 'vm.start'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      if (state === 'Running') return { vmId: operation.vmId, state };
+      if (state === 'Paused') throw new HypervisorError('VM_NOT_STOPPED', `VM ${operation.vmId} is paused: resume it`);
+      await conn.virsh('start', domainName(operation.vmId));
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'vm.stop'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      if (state === 'Stopped') return { vmId: operation.vmId, state };
+      const name = domainName(operation.vmId);
+      if (operation.type === 'grace' && state === 'Running') {
+        await conn.virshIfFound('shutdown', name).catch(() => undefined);
+        if (await waitForState(conn, operation.vmId, 'Stopped', graceStopTimeoutMs)) return { vmId: operation.vmId, state: 'Stopped' };
+      }
+      // Cold, a paused guest (it cannot answer ACPI), or a guest that ignored the grace period.
+      await conn.virshIfFound('destroy', name).catch(async (error: unknown) => {
+        if ((await stateOf(conn, operation.vmId)) !== 'Stopped') throw error;
+      });
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'vm.reboot'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      if (state !== 'Running') throw new HypervisorError('VM_NOT_RUNNING', `VM ${operation.vmId} is ${state}`);
+      // reset, not reboot: a guest without ACPI support (or without an OS) would ignore a reboot request.
+      await conn.virsh('reset', domainName(operation.vmId));
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'vm.pause'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      if (state === 'Paused') return { vmId: operation.vmId, state };
+      if (state !== 'Running') throw new HypervisorError('VM_NOT_RUNNING', `VM ${operation.vmId} is ${state}`);
+      await conn.virsh('suspend', domainName(operation.vmId));
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'vm.resume'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      if (state === 'Running') return { vmId: operation.vmId, state };
+      if (state !== 'Paused') throw new HypervisorError('VM_NOT_PAUSED', `VM ${operation.vmId} is ${state}`);
+      await conn.virsh('resume', domainName(operation.vmId));
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'vm.destroy'(conn, operation) {
+      const state = await stateOf(conn, operation.vmId);
+      if (state === undefined) return { vmId: operation.vmId };
+      const name = domainName(operation.vmId);
+      if (state !== 'Stopped') await conn.virshIfFound('destroy', name);
+      // Snapshot metadata (if any) and managed saves go with the definition; the volumes stay.
+      await conn.virshIfFound('undefine', name, '--snapshots-metadata', '--managed-save');
+      return { vmId: operation.vmId };
+    },
+
+    async 'vm.state'(conn, operation) {
+      return { vmId: operation.vmId, state: await requireState(conn, operation.vmId) };
+    },
+
+    async 'volume.attach'(conn, operation) {
+      const state = await requireState(conn, operation.vmId);
+      const device = checkDevice(operation.device);
+      const volume = await volumeOf(conn, operation.volumeId);
+      const held = await attachments(conn);
+      const holder = held.get(volume.path);
+      if (holder) {
+        if (holder.vmId === operation.vmId && holder.device === device) return { vmId: operation.vmId, volumeId: operation.volumeId, device };
+        throw new HypervisorError('VOLUME_IN_USE', `volume ${operation.volumeId} is attached to VM ${holder.vmId} as ${holder.device}`);
+      }
+      if ([...held.values()].some((entry) => entry.vmId === operation.vmId && entry.device === device)) {
+        throw new HypervisorError('DEVICE_IN_USE', `VM ${operation.vmId} already has a volume on ${device}`);
+      }
+      const xml = diskXml({ device, path: volume.path, format: volume.format, volumeId: operation.volumeId });
+      await withXmlFile(xml, (file) => conn.virsh('attach-device', domainName(operation.vmId), file, '--config', ...(state === 'Stopped' ? [] : ['--live'])));
+      return { vmId: operation.vmId, volumeId: operation.volumeId, device };
+    },
+
+    async 'volume.detach'(conn, operation) {
+      checkId('vm id', operation.vmId);
+      const volume = await findVolume(conn, operation.volumeId);
+      const holder = volume ? (await attachments(conn)).get(volume.path) : undefined;
+      if (holder && holder.vmId !== operation.vmId) {
+        throw new HypervisorError('VOLUME_NOT_ATTACHED', `volume ${operation.volumeId} is attached to VM ${holder.vmId}, not ${operation.vmId}`);
+      }
+      if (holder) {
+        const state = await requireState(conn, operation.vmId);
+        await conn.virsh('detach-disk', domainName(operation.vmId), holder.device, '--config', ...(state === 'Stopped' ? [] : ['--live']));
+      }
+      return { vmId: operation.vmId, volumeId: operation.volumeId };
+    },
+
+    async 'snapshot.create'(conn, operation) {
+      checkId('snapshot id', operation.snapshotId);
+      const volume = await volumeOf(conn, operation.volumeId);
+      requireLocal(conn, 'a volume snapshot');
+      if (volume.format !== 'qcow2') throw new HypervisorError('UNSUPPORTED_OPERATION', `volume ${operation.volumeId} is raw: only qcow2 volumes have snapshots`);
+      const sizeBytes = parseVolInfo(await conn.virsh('vol-info', '--bytes', '--pool', volumesPool, volume.name)).capacityBytes;
+      if ((await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId, sizeBytes };
+      const holder = (await attachments(conn)).get(volume.path);
+      const state = holder ? await stateOf(conn, holder.vmId) : undefined;
+      if (holder && state !== undefined && state !== 'Stopped') {
+        await qmp(conn, holder.vmId, 'blockdev-snapshot-internal-sync', { device: await nodeNameOf(conn, holder.vmId, volume.path), name: operation.snapshotId });
+      } else {
+        await runner.qemuImg(['snapshot', '-c', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+      }
+      return { volumeId: operation.volumeId, snapshotId: operation.snapshotId, sizeBytes };
+    },
+
+    async 'snapshot.revert'(conn, operation) {
+      checkId('snapshot id', operation.snapshotId);
+      const volume = await volumeOf(conn, operation.volumeId);
+      requireLocal(conn, 'a volume snapshot');
+      if (!(await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) {
+        throw new HypervisorError('SNAPSHOT_NOT_FOUND', `volume ${operation.volumeId} has no snapshot ${operation.snapshotId}`);
+      }
+      const holder = (await attachments(conn)).get(volume.path);
+      const state = holder ? await stateOf(conn, holder.vmId) : undefined;
+      if (holder && state !== undefined && state !== 'Stopped') {
+        throw new HypervisorError('VM_NOT_STOPPED', `volume ${operation.volumeId} belongs to VM ${holder.vmId}, which is ${state}`);
+      }
+      await runner.qemuImg(['snapshot', '-a', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+      return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
+    },
+
+    async 'snapshot.delete'(conn, operation) {
+      checkId('snapshot id', operation.snapshotId);
+      const volume = await findVolume(conn, operation.volumeId);
+      if (!volume) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
+      requireLocal(conn, 'a volume snapshot');
+      if (!(await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
+      const holder = (await attachments(conn)).get(volume.path);
+      const state = holder ? await stateOf(conn, holder.vmId) : undefined;
+      if (holder && state !== undefined && state !== 'Stopped') {
+        await qmp(conn, holder.vmId, 'blockdev-snapshot-delete-internal-sync', { device: await nodeNameOf(conn, holder.vmId, volume.path), name: operation.snapshotId });
+      } else {
+        await runner.qemuImg(['snapshot', '-d', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+      }
+      return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
+    },
+
+    async 'vnc.setPassword'(conn, operation, context) {
+      const state = await requireState(conn, operation.vmId);
+      const password = openPassword(context, operation.sealedPassword);
+      // update-device changes the password of the running QEMU (no restart) and the definition.
+      await withXmlFile(vncXml({ listen: vncListen, password }), (file) =>
+        conn.virsh('update-device', domainName(operation.vmId), file, '--config', ...(state === 'Stopped' ? [] : ['--live'])));
+      return { vmId: operation.vmId };
+    },
+  };
+
+  return {
+    name: 'libvirt',
+    async execute<O extends HypervisorOperation>(host: HostAccess, operation: O, context: OperationContext): Promise<ResultOf<O>> {
+      const handler = handlers[operation.op] as unknown as ((conn: Connection, operation: O, context: OperationContext) => Promise<ResultOf<O>>) | undefined;
+      if (!handler) throw new HypervisorError('UNSUPPORTED_OPERATION', `the libvirt driver does not know ${String(operation.op)}`);
+      return handler(connect(host, context), operation, context);
+    },
+  };
+}

@@ -1,0 +1,492 @@
+// MongoDB implementation of the read-store port (scale-out deployment, DESIGN.md §1, §4),
+// through the official `mongodb` driver. Runs against MongoDB (a replica set in
+// production) and MongoDB-wire servers such as FerretDB.
+//
+// Layout: one MongoDB collection per read-store collection, documents stored as they are
+// plus `_id` (= id) and `_pos`, the position of the last commit that wrote the document.
+// `_checkpoints` holds {_id: projection, position, version}; `_indexes` the declared index
+// specs, so that `reset` (which drops collections) can create them again.
+//
+// No multi-document transactions (they need a replica set and FerretDB has none). A commit
+// is made idempotent instead: the batch is buffered, coalesced into ONE write per document
+// (replace, guarded update or delete), and every write of a commit at position p only
+// applies to a document whose `_pos` is below p. The checkpoint is written after all the
+// documents. A crash in between leaves some documents at p and the checkpoint before
+// it; the runner then replays the same events, the writes already applied are skipped by
+// the guard, and the others land. A commit at position 0 (the port allows it: outbox
+// bookkeeping, copies into a fresh store) is not positioned: its writes are unguarded.
+//
+// Filters: the port's subset IS MongoDB's query language, so filters are validated
+// (anything outside the subset is refused, as by the SQLite adapter) and passed through,
+// with `id` mapped to `_id` so that lookups use the primary key.
+
+import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type Db, type Document } from 'mongodb';
+import type { Doc, FieldCondition, Filter, FindOptions, IndexSpec, ReadStore, WriteBatch } from './port.js';
+
+export interface MongoReadStoreOptions {
+  /** A `mongodb://` or `mongodb+srv://` connection string. */
+  url: string;
+  /** Database name; defaults to the one in the URL, else `stratus`. */
+  database?: string;
+  /** Share a client (tests, several stores over one connection pool); not closed by `close`. */
+  client?: MongoClient;
+}
+
+export class MongoReadStoreQueryError extends Error {
+  readonly code = 'READSTORE_QUERY_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MongoReadStoreQueryError';
+  }
+}
+
+const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
+const PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+const CHECKPOINTS = '_checkpoints';
+const INDEXES = '_indexes';
+/** Fields the adapter adds to every stored document, removed from every answer. */
+const HIDDEN = { _id: 0, _pos: 0 } as const;
+/** Operations per bulkWrite call. */
+const BULK_CHUNK = 1000;
+const NAMESPACE_NOT_FOUND = 26;
+const DUPLICATE_KEY = 11000;
+
+const SCALAR_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte']);
+const LIST_OPERATORS = new Set(['$in', '$nin']);
+
+export function openMongoReadStore(options: MongoReadStoreOptions): ReadStore {
+  return new MongoReadStore(options);
+}
+
+function databaseFromUrl(url: string): string | undefined {
+  const match = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]*)/.exec(url);
+  const name = match?.[1] ? decodeURIComponent(match[1]) : '';
+  return name === '' ? undefined : name;
+}
+
+function assertCollection(name: string): void {
+  if (typeof name !== 'string' || !COLLECTION_NAME.test(name)) throw new MongoReadStoreQueryError(`invalid collection name ${JSON.stringify(name)}`);
+}
+
+function assertPath(path: string): void {
+  if (typeof path !== 'string' || !PATH.test(path)) throw new MongoReadStoreQueryError(`invalid field path ${JSON.stringify(path)}`);
+}
+
+const mapPath = (path: string) => (path === 'id' ? '_id' : path);
+
+function isScalar(value: unknown): value is string | number | boolean | null {
+  return value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+}
+
+/** Validates a port filter and returns it as a MongoDB query (id → _id). */
+export function toMongoFilter(filter: Filter): Document {
+  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) throw new MongoReadStoreQueryError('a filter is an object');
+  const out: Document = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if (value === undefined) continue;
+    if (key === '$and' || key === '$or') {
+      if (!Array.isArray(value) || value.length === 0) throw new MongoReadStoreQueryError(`${key} takes a non-empty array of filters`);
+      out[key] = value.map((sub) => toMongoFilter(sub as Filter));
+      continue;
+    }
+    if (key.startsWith('$')) throw new MongoReadStoreQueryError(`unknown operator ${key}`);
+    assertPath(key);
+    out[mapPath(key)] = toMongoCondition(key, value);
+  }
+  return out;
+}
+
+function toMongoCondition(path: string, value: unknown): unknown {
+  if (isScalar(value)) return value;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new MongoReadStoreQueryError(`unsupported value for ${path}`);
+  const condition = value as FieldCondition & Record<string, unknown>;
+  const out: Document = {};
+  for (const [op, operand] of Object.entries(condition)) {
+    if (operand === undefined) continue;
+    if (SCALAR_OPERATORS.has(op)) {
+      if (!isScalar(operand)) throw new MongoReadStoreQueryError(`${op} on ${path} takes a scalar`);
+      if (op !== '$eq' && op !== '$ne' && typeof operand !== 'string' && typeof operand !== 'number') {
+        throw new MongoReadStoreQueryError(`${op} on ${path} takes a string or a number`);
+      }
+    } else if (LIST_OPERATORS.has(op)) {
+      if (!Array.isArray(operand) || !operand.every(isScalar)) throw new MongoReadStoreQueryError(`${op} on ${path} takes an array of scalars`);
+    } else if (op === '$exists') {
+      if (typeof operand !== 'boolean') throw new MongoReadStoreQueryError(`$exists on ${path} takes a boolean`);
+    } else if (op === '$regex') {
+      if (typeof operand !== 'string') throw new MongoReadStoreQueryError(`$regex on ${path} takes a string`);
+      try {
+        new RegExp(operand);
+      } catch {
+        throw new MongoReadStoreQueryError(`invalid $regex on ${path}`);
+      }
+    } else if (op === '$options') {
+      if (operand !== 'i' && operand !== '') throw new MongoReadStoreQueryError(`$options on ${path} may only be 'i'`);
+      if (condition.$regex === undefined) throw new MongoReadStoreQueryError(`$options on ${path} needs $regex`);
+    } else {
+      throw new MongoReadStoreQueryError(`unknown operator ${op} on ${path}`);
+    }
+    out[op] = operand;
+  }
+  if (Object.keys(out).length === 0) throw new MongoReadStoreQueryError(`empty condition on ${path}`);
+  return out;
+}
+
+function toMongoSort(sort: FindOptions['sort']): Array<[string, 1 | -1]> {
+  const out: Array<[string, 1 | -1]> = [];
+  for (const [path, direction] of sort ?? []) {
+    assertPath(path);
+    if (direction !== 1 && direction !== -1) throw new MongoReadStoreQueryError(`invalid sort direction for ${path}`);
+    out.push([mapPath(path), direction]);
+  }
+  // Ties broken by id ascending (the port's rule); MongoDB's own order of ties is unspecified.
+  if (!out.some(([path]) => path === '_id')) out.push(['_id', 1]);
+  return out;
+}
+
+function strip(stored: Document | null): Doc | undefined {
+  if (stored === null) return undefined;
+  const { _id: _ignored, _pos: _position, ...doc } = stored;
+  return doc as Doc;
+}
+
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+class MongoReadStore implements ReadStore {
+  private readonly client: MongoClient;
+  private readonly ownsClient: boolean;
+  private readonly db: Db;
+
+  constructor(options: MongoReadStoreOptions) {
+    this.ownsClient = options.client === undefined;
+    // ignoreUndefined: documents keep JSON semantics (an undefined field is absent, not null).
+    this.client = options.client ?? new MongoClient(options.url, { ignoreUndefined: true });
+    this.db = this.client.db(options.database ?? databaseFromUrl(options.url) ?? 'stratus', { ignoreUndefined: true });
+  }
+
+  collection(name: string) {
+    assertCollection(name);
+    return this.db.collection(name);
+  }
+
+  // --- reads ------------------------------------------------------------------------
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    return strip(await this.collection(collection).findOne({ _id: id as never }, { projection: HIDDEN }));
+  }
+
+  async find(collection: string, filter: Filter, options: FindOptions = {}): Promise<Doc[]> {
+    const col = this.collection(collection);
+    const query = toMongoFilter(filter);
+    const cursor = col.find(query, { projection: HIDDEN, sort: toMongoSort(options.sort) });
+    if (options.skip) cursor.skip(options.skip);
+    if (options.limit) cursor.limit(options.limit); // 0: no limit, as in MongoDB
+    return (await cursor.toArray()).map((d) => strip(d)!);
+  }
+
+  async count(collection: string, filter: Filter): Promise<number> {
+    return this.collection(collection).countDocuments(toMongoFilter(filter));
+  }
+
+  async *scan(collection: string, batchSize = 500): AsyncIterable<Doc> {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError('batchSize must be a positive integer');
+    const col = this.collection(collection);
+    let after: string | undefined;
+    for (;;) {
+      // Pages by _id rather than one long cursor: no cursor timeout while a consumer is slow.
+      const page = await col
+        .find(after === undefined ? {} : { _id: { $gt: after as never } }, { projection: { _pos: 0 }, sort: [['_id', 1]], limit: batchSize })
+        .toArray();
+      for (const stored of page) yield strip(stored)!;
+      if (page.length < batchSize) return;
+      after = page[page.length - 1]!._id as unknown as string;
+    }
+  }
+
+  async checkpoint(projection: string): Promise<{ position: number; version: number } | undefined> {
+    const row = await this.db.collection(CHECKPOINTS).findOne({ _id: projection as never });
+    return row === null ? undefined : { position: Number(row.position), version: Number(row.version) };
+  }
+
+  // --- writes -----------------------------------------------------------------------
+
+  async ensureIndex(collection: string, spec: IndexSpec): Promise<void> {
+    const col = this.collection(collection);
+    if (!Array.isArray(spec.fields) || spec.fields.length === 0) throw new MongoReadStoreQueryError('an index needs fields');
+    if (spec.multiValued && spec.fields.length !== 1) throw new MongoReadStoreQueryError('a multiValued index has exactly one field');
+    const keys: Document = {};
+    for (const [path, direction] of spec.fields) {
+      assertPath(path);
+      if (direction !== 1 && direction !== -1) throw new MongoReadStoreQueryError(`invalid index direction for ${path}`);
+      keys[mapPath(path)] = direction;
+    }
+    // MongoDB indexes array elements by itself (a multikey index): multiValued changes nothing here.
+    const name = Object.entries(keys).map(([path, direction]) => `${path}_${direction}`).join('_');
+    await this.db.collection(INDEXES).updateOne(
+      { _id: `${collection}/${name}` as never },
+      { $set: { collection, name, keys: Object.entries(keys) } },
+      { upsert: true },
+    );
+    if (name !== '_id_1') await col.createIndex(keys, { name });
+  }
+
+  async commit(projection: string, position: number, work: (batch: WriteBatch) => Promise<void>): Promise<void> {
+    if (!Number.isSafeInteger(position) || position < 0) throw new RangeError('position must be a non-negative integer');
+    const batch = new MongoWriteBatch(this);
+    try {
+      await work(batch);
+    } finally {
+      batch.seal();
+    }
+    for (const [collection, entries] of batch.entries) {
+      await this.resolvePending(collection, entries);
+      const operations = writeOperations(entries, position);
+      for (let i = 0; i < operations.length; i += BULK_CHUNK) {
+        await this.bulkWrite(collection, operations.slice(i, i + BULK_CHUNK));
+      }
+    }
+    await this.db.collection(CHECKPOINTS).updateOne(
+      { _id: projection as never },
+      { $set: { position }, $setOnInsert: { version: 0 } },
+      { upsert: true },
+    );
+  }
+
+  async reset(projection: string, collections: string[], version: number): Promise<void> {
+    for (const name of collections) {
+      const col = this.collection(name);
+      try {
+        await col.drop();
+      } catch (error) {
+        if (!(error instanceof MongoServerError && (error.code === NAMESPACE_NOT_FOUND || /ns not found/i.test(error.message)))) throw error;
+      }
+      // Dropping a collection drops its indexes: create the declared ones again.
+      const declared = await this.db.collection(INDEXES).find({ collection: name }).toArray();
+      for (const index of declared) {
+        if (index.name !== '_id_1') await col.createIndex(Object.fromEntries(index.keys as Array<[string, 1 | -1]>), { name: index.name as string });
+      }
+    }
+    await this.db.collection(CHECKPOINTS).updateOne({ _id: projection as never }, { $set: { position: 0, version } }, { upsert: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.close();
+  }
+
+  /** Documents patched without being read: read them now and apply the patches here. */
+  private async resolvePending(collection: string, entries: Map<string, Entry>): Promise<void> {
+    const ids = [...entries].filter(([, entry]) => entry.state === PENDING && entry.patches!.length > 1).map(([id]) => id);
+    for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+      const chunk = ids.slice(i, i + BULK_CHUNK);
+      const stored = await this.collection(collection).find({ _id: { $in: chunk as never[] } }, { projection: { _pos: 0 } }).toArray();
+      const byId = new Map(stored.map((d) => [d._id as unknown as string, strip(d)!]));
+      for (const id of chunk) {
+        const entry = entries.get(id)!;
+        const doc = byId.get(id);
+        if (doc === undefined) {
+          entries.delete(id); // patching a missing document does nothing
+          continue;
+        }
+        for (const changes of entry.patches!) applyPatch(doc, changes);
+        entry.state = PRESENT;
+        entry.doc = doc;
+        entry.patches = undefined;
+      }
+    }
+  }
+
+  private async bulkWrite(collection: string, operations: AnyBulkWriteOperation[]): Promise<void> {
+    if (operations.length === 0) return;
+    try {
+      await this.collection(collection).bulkWrite(operations, { ordered: false });
+    } catch (error) {
+      // A guarded upsert of a document already written at this position or later finds no
+      // match and tries to insert: the duplicate key means "already applied".
+      const writeErrors = (error as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors;
+      const list = writeErrors === undefined ? undefined : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+      if (list === undefined || list.length === 0 || !list.every((e) => e.code === DUPLICATE_KEY)) throw error;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Write batch: buffered in memory, one entry per document
+
+const PRESENT = 0; // the batch knows the whole document
+const ABSENT = 1; // the batch knows there is no document
+const PENDING = 2; // patches of a document the batch has not read
+
+interface Entry {
+  state: typeof PRESENT | typeof ABSENT | typeof PENDING;
+  /** Whether the entry changes the store (false: only a cached read). */
+  dirty: boolean;
+  doc: Doc | undefined;
+  patches: PatchPaths[] | undefined;
+}
+
+class MongoWriteBatch implements WriteBatch {
+  readonly entries = new Map<string, Map<string, Entry>>();
+  private sealed = false;
+
+  constructor(private readonly store: MongoReadStore) {}
+
+  seal(): void {
+    this.sealed = true;
+  }
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    const entries = this.entriesOf(collection);
+    let entry = entries.get(id);
+    if (entry === undefined || entry.state === PENDING) {
+      const stored = strip(await this.store.collection(collection).findOne({ _id: id as never }, { projection: { _pos: 0 } }));
+      if (entry === undefined) {
+        entry = { state: stored === undefined ? ABSENT : PRESENT, dirty: false, doc: stored, patches: undefined };
+        entries.set(id, entry);
+      } else if (stored === undefined) {
+        Object.assign(entry, { state: ABSENT, dirty: false, doc: undefined, patches: undefined });
+      } else {
+        for (const changes of entry.patches!) applyPatch(stored, changes);
+        Object.assign(entry, { state: PRESENT, doc: stored, patches: undefined });
+      }
+    }
+    return entry.state === ABSENT ? undefined : copy(entry.doc!);
+  }
+
+  upsert(collection: string, doc: Doc): void {
+    const entries = this.entriesOf(collection);
+    if (typeof doc !== 'object' || doc === null || typeof doc.id !== 'string') throw new TypeError('a document needs a string id');
+    entries.set(doc.id, { state: PRESENT, dirty: true, doc: copy(doc), patches: undefined });
+  }
+
+  patch(collection: string, id: string, fields: Record<string, unknown>): void {
+    const entries = this.entriesOf(collection);
+    const changes = patchPaths(fields);
+    const entry = entries.get(id);
+    if (entry === undefined) entries.set(id, { state: PENDING, dirty: true, doc: undefined, patches: [changes] });
+    else if (entry.state === PENDING) entry.patches!.push(changes);
+    else if (entry.state === PRESENT) {
+      applyPatch(entry.doc!, changes);
+      entry.dirty = true;
+    }
+    // ABSENT: patching a missing document does nothing.
+  }
+
+  delete(collection: string, id: string): void {
+    this.entriesOf(collection).set(id, { state: ABSENT, dirty: true, doc: undefined, patches: undefined });
+  }
+
+  private entriesOf(collection: string): Map<string, Entry> {
+    if (this.sealed) throw new Error('this write batch is already committed');
+    assertCollection(collection);
+    let entries = this.entries.get(collection);
+    if (entries === undefined) {
+      entries = new Map();
+      this.entries.set(collection, entries);
+    }
+    return entries;
+  }
+}
+
+/** One write per changed document, guarded by `_pos` when the commit is positioned. */
+function writeOperations(entries: Map<string, Entry>, position: number): AnyBulkWriteOperation[] {
+  const operations: AnyBulkWriteOperation[] = [];
+  for (const [id, entry] of entries) {
+    if (!entry.dirty) continue;
+    const filter: Document = position > 0 ? { _id: id, _pos: { $lt: position } } : { _id: id };
+    if (entry.state === PRESENT) {
+      operations.push({ replaceOne: { filter, replacement: { _id: id, ...entry.doc!, _pos: position }, upsert: true } });
+    } else if (entry.state === ABSENT) {
+      operations.push({ deleteOne: { filter } });
+    } else {
+      // A single patch of an unread document: a plain update, no read needed.
+      const set: Document = {};
+      const unset: Document = {};
+      for (const [segments, value] of entry.patches![0]!) {
+        if (value === undefined) unset[segments.join('.')] = '';
+        else set[segments.join('.')] = value;
+      }
+      if (position > 0) set._pos = position;
+      const update: Document = {};
+      if (Object.keys(set).length > 0) update.$set = set;
+      if (Object.keys(unset).length > 0) update.$unset = unset;
+      if (Object.keys(update).length > 0) operations.push({ updateOne: { filter, update } });
+    }
+  }
+  return operations;
+}
+
+// ---------------------------------------------------------------------------------------
+// Patches: MongoDB $set / $unset by dotted path, applied in memory to documents the batch holds
+
+type PatchPaths = Array<[segments: string[], value: unknown]>;
+
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+
+function patchPaths(fields: Record<string, unknown>): PatchPaths {
+  if (typeof fields !== 'object' || fields === null) throw new TypeError('patch fields must be an object');
+  const out: PatchPaths = [];
+  for (const [path, value] of Object.entries(fields)) {
+    const segments = path.split('.');
+    if (segments.some((s) => s === '' || s.startsWith('$') || FORBIDDEN_SEGMENTS.has(s))) throw new TypeError(`invalid patch path ${JSON.stringify(path)}`);
+    if (segments[0] === 'id' || segments[0] === '_id' || segments[0] === '_pos') throw new TypeError(`a patch cannot change ${segments[0]}`);
+    // Copy now: later changes to the caller's objects must not leak into the batch.
+    out.push([segments, value === undefined ? undefined : copy(value)]);
+  }
+  const paths = out.map(([s]) => s.join('.')).sort();
+  for (let i = 1; i < paths.length; i++) {
+    if (paths[i]!.startsWith(`${paths[i - 1]!}.`)) throw new TypeError(`patch paths ${paths[i - 1]} and ${paths[i]} conflict`);
+  }
+  return out;
+}
+
+/** Applies all changes or, when one cannot be applied (MongoDB would refuse it), none. */
+function applyPatch(doc: Doc, changes: PatchPaths): void {
+  for (const [segments, value] of changes) setPath(doc, segments, value, true);
+  for (const [segments, value] of changes) setPath(doc, segments, value, false);
+}
+
+function setPath(root: Record<string, unknown>, segments: string[], value: unknown, dryRun: boolean): void {
+  let current: Record<string, unknown> | unknown[] = root;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isArray = Array.isArray(current);
+    if (isArray && !ARRAY_INDEX.test(segment)) {
+      if (value === undefined) return;
+      throw new TypeError(`cannot create field '${segment}' in array '${segments.slice(0, i).join('.')}'`);
+    }
+    const index = isArray ? Number(segment) : -1;
+    const last = i === segments.length - 1;
+    if (last) {
+      if (dryRun) return;
+      if (isArray) {
+        const array = current as unknown[];
+        if (value === undefined) {
+          if (index < array.length) array[index] = null; // MongoDB's $unset of an element
+        } else {
+          while (array.length < index) array.push(null);
+          array[index] = value;
+        }
+      } else if (value === undefined) delete (current as Record<string, unknown>)[segment];
+      else (current as Record<string, unknown>)[segment] = value;
+      return;
+    }
+    let next: unknown = isArray
+      ? (current as unknown[])[index]
+      : Object.hasOwn(current, segment)
+        ? (current as Record<string, unknown>)[segment]
+        : undefined;
+    if (next === undefined) {
+      if (value === undefined || dryRun) return;
+      next = {};
+      if (isArray) {
+        const array = current as unknown[];
+        while (array.length < index) array.push(null);
+        array[index] = next;
+      } else (current as Record<string, unknown>)[segment] = next;
+    } else if (typeof next !== 'object' || next === null) {
+      if (value === undefined) return;
+      throw new TypeError(`cannot create field '${segments[i + 1]}' in '${segments.slice(0, i + 1).join('.')}'`);
+    }
+    current = next as Record<string, unknown> | unknown[];
+  }
+}

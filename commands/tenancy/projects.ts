@@ -1,0 +1,81 @@
+import type { Clock } from '../../adapters/clock/port.js';
+import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.js';
+import { isLiveUser } from '../../domain/identity/user.js';
+import { DomainError } from '../../domain/shared/errors.js';
+import {
+  projectDecider, projectStream, type LiveProject, type ProjectAggregate, type ProjectCommand, type ProjectRole, type ReclaimPolicy,
+} from '../../domain/tenancy/project.js';
+import type { Quotas } from '../../domain/tenancy/quotas.js';
+import { handleCommand, loadAggregate, type CommandOutcome } from '../shared/handle-command.js';
+import { loadUser } from '../identity/user-lookup.js';
+
+// What the API asks of projects: load → decide → append on the project's stream.
+
+export interface ProjectDeps {
+  store: EventStore;
+  clock: Clock;
+}
+
+export interface ProjectView {
+  id: string;
+  name: string;
+  description: string;
+  state: string;
+  quotas: Quotas;
+  usage: Quotas;
+  reclaimPolicy: ReclaimPolicy;
+  members: Array<{ userId: string; role: ProjectRole }>;
+}
+
+export function projectView(project: LiveProject): ProjectView {
+  return {
+    id: project.projectId,
+    name: project.name,
+    description: project.description,
+    state: project.state,
+    quotas: project.quotas,
+    usage: project.usage,
+    reclaimPolicy: project.reclaimPolicy,
+    members: [...project.members].map(([userId, role]) => ({ userId, role })),
+  };
+}
+
+export async function loadProject(store: EventStore, projectId: string): Promise<{ state: ProjectAggregate; version: number }> {
+  return loadAggregate(store, projectDecider, projectStream(projectId));
+}
+
+/** The project, or PROJECT_NOT_FOUND (a deleted one too: it is gone for its users). */
+export async function requireProject(store: EventStore, projectId: string): Promise<LiveProject> {
+  const { state } = await loadProject(store, projectId);
+  if (!state.exists || state.state === 'Deleted') throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'not_found');
+  return state;
+}
+
+export async function runProjectCommand(
+  deps: ProjectDeps, projectId: string, command: ProjectCommand, metadata: EventMetadata, options: { expectedVersion?: number } = {},
+): Promise<CommandOutcome<ProjectAggregate> & { view: ProjectView }> {
+  const outcome = await handleCommand(deps.store, projectDecider, projectStream(projectId), command, metadata, options);
+  if (!outcome.state.exists) throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'not_found');
+  return { ...outcome, view: projectView(outcome.state) };
+}
+
+export async function createProject(
+  deps: ProjectDeps, projectId: string,
+  request: { name: string; description?: string; quotas?: Partial<Quotas>; reclaimPolicy?: ReclaimPolicy },
+  metadata: EventMetadata,
+) {
+  const command: ProjectCommand = { type: 'CreateProject', projectId, name: request.name, now: deps.clock.now() };
+  if (request.description !== undefined) command.description = request.description;
+  if (request.quotas !== undefined) command.quotas = request.quotas;
+  if (request.reclaimPolicy !== undefined) command.reclaimPolicy = request.reclaimPolicy;
+  return runProjectCommand(deps, projectId, command, metadata);
+}
+
+/** A member must be a user that exists and is not deleted. */
+export async function addMember(deps: ProjectDeps, projectId: string, userId: string, role: ProjectRole, metadata: EventMetadata) {
+  const user = /^[0-9a-f-]{36}$/.test(userId) ? await loadUser(deps.store, userId) : undefined;
+  if (!user || !isLiveUser(user)) {
+    throw new DomainError('USER_NOT_FOUND', `no user ${userId}`, 'invalid', { fields: [{ field: 'userId', message: `no user ${userId}` }] });
+  }
+  return runProjectCommand(deps, projectId, { type: 'AddMember', userId, role }, metadata);
+}

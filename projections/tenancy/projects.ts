@@ -1,0 +1,93 @@
+import type { RecordedEvent } from '../../adapters/eventstore/port.js';
+import type { WriteBatch } from '../../adapters/readstore/port.js';
+import type { ProjectEvent } from '../../domain/tenancy/project.js';
+import type { QuotaAmounts, QuotaName, Quotas } from '../../domain/tenancy/quotas.js';
+import { isoTime, type Projection } from '../shared/projection.js';
+
+// Projects as the API lists them (quotas with their usage, members), and one document per
+// membership for "which projects is this user in" and for member lists.
+
+export const projectsCollection = 'projects';
+export const projectMembersCollection = 'project_members';
+
+export const projectFields = {
+  id: 'string',
+  name: 'string',
+  state: 'string',
+  createdAt: 'time',
+  updatedAt: 'time',
+} as const;
+
+export const projectMemberFields = { projectId: 'string', userId: 'string', role: 'string' } as const;
+
+const memberId = (projectId: string, userId: string) => `${projectId}:${userId}`;
+
+function addUsage(usage: Quotas, amounts: QuotaAmounts, sign: 1 | -1): Quotas {
+  const next = { ...usage };
+  for (const [name, amount] of Object.entries(amounts) as Array<[QuotaName, number]>) next[name] = (next[name] ?? 0) + sign * amount;
+  return next;
+}
+
+export const projectsProjection: Projection = {
+  name: 'tenancy-projects',
+  version: 1,
+  collections: [projectsCollection, projectMembersCollection],
+  indexes: [
+    { collection: projectsCollection, fields: [['name', 1]] },
+    { collection: projectMembersCollection, fields: [['userId', 1]] },
+    { collection: projectMembersCollection, fields: [['projectId', 1]] },
+  ],
+  handles: [
+    'ProjectCreated', 'ProjectUpdated', 'ProjectQuotasChanged', 'ProjectReclaimPolicyChanged', 'ProjectMemberAdded', 'ProjectMemberRoleChanged',
+    'ProjectMemberRemoved', 'ProjectStateChanged', 'ProjectQuotaReserved', 'ProjectQuotaReleased',
+  ],
+
+  async apply(recorded: RecordedEvent, batch: WriteBatch) {
+    const event = recorded as unknown as ProjectEvent;
+    const projectId = event.data.projectId;
+    const touched = { version: recorded.version, updatedAt: isoTime(recorded.recordedAt) };
+    if (event.type === 'ProjectCreated') {
+      const usage = Object.fromEntries(Object.keys(event.data.quotas).map((name) => [name, 0]));
+      batch.upsert(projectsCollection, {
+        id: projectId, name: event.data.name, description: event.data.description, state: 'Enabled',
+        quotas: event.data.quotas, usage, reclaimPolicy: event.data.reclaimPolicy, createdAt: isoTime(event.data.createdAt), ...touched,
+      });
+      return;
+    }
+    const doc = await batch.get(projectsCollection, projectId);
+    if (!doc) return;
+    switch (event.type) {
+      case 'ProjectUpdated':
+        batch.patch(projectsCollection, projectId, {
+          ...(event.data.name !== undefined ? { name: event.data.name } : {}),
+          ...(event.data.description !== undefined ? { description: event.data.description } : {}),
+          ...touched,
+        });
+        return;
+      case 'ProjectQuotasChanged':
+        batch.patch(projectsCollection, projectId, { quotas: event.data.quotas, ...touched });
+        return;
+      case 'ProjectReclaimPolicyChanged':
+        batch.patch(projectsCollection, projectId, { reclaimPolicy: event.data.reclaimPolicy, ...touched });
+        return;
+      case 'ProjectMemberAdded':
+      case 'ProjectMemberRoleChanged':
+        batch.upsert(projectMembersCollection, { id: memberId(projectId, event.data.userId), projectId, projectName: doc.name, userId: event.data.userId, role: event.data.role });
+        batch.patch(projectsCollection, projectId, touched);
+        return;
+      case 'ProjectMemberRemoved':
+        batch.delete(projectMembersCollection, memberId(projectId, event.data.userId));
+        batch.patch(projectsCollection, projectId, touched);
+        return;
+      case 'ProjectStateChanged':
+        batch.patch(projectsCollection, projectId, { state: event.data.to, ...touched });
+        return;
+      case 'ProjectQuotaReserved':
+        batch.patch(projectsCollection, projectId, { usage: addUsage(doc.usage as Quotas, event.data.amounts, 1), ...touched });
+        return;
+      case 'ProjectQuotaReleased':
+        batch.patch(projectsCollection, projectId, { usage: addUsage(doc.usage as Quotas, event.data.amounts, -1), ...touched });
+        return;
+    }
+  },
+};
