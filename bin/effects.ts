@@ -9,6 +9,9 @@ import { createBus } from './bus.js';
 import type { EventStore } from '../adapters/eventstore/port.js';
 import type { HypervisorDriver } from '../adapters/hypervisor/port.js';
 import { createSimulatorDriver, parseSimulatorFaults, type SimulatorDriver } from '../adapters/hypervisor/simulator.js';
+import { createLibvirtDriver } from '../adapters/hypervisor/libvirt.js';
+import { libvirtOptionsFromEnv } from '../adapters/hypervisor/libvirt-config.js';
+import { createVmPowerSyncJob } from '../commands/compute/vm-power-sync.js';
 import type { ReadStore } from '../adapters/readstore/port.js';
 import type { SecretBox } from '../adapters/secrets/port.js';
 import { createAgent, type Agent } from '../commands/effects/agent.js';
@@ -58,11 +61,12 @@ export function composeEffects(
   for (const { target, fault } of faults) void simulator.inject(target, fault);
   if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
 
+  const drivers = { Simulator: simulator, KVM: createLibvirtDriver(libvirtOptionsFromEnv()), ...(options.drivers ?? {}) };
   const agent = createAgent({
     bus,
     clock,
     log,
-    drivers: { Simulator: simulator, ...(options.drivers ?? {}) },
+    drivers,
     hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }),
     openSecret: (sealed) => secrets.open(sealed),
     hosts: 'all',
@@ -72,7 +76,9 @@ export function composeEffects(
   const integrationEvents = config.integrationEventsTopic
     ? createIntegrationEventPublisher({ eventStore, readStore, bus, log, topic: config.integrationEventsTopic })
     : undefined;
-  const timer = createTimerLoop({ clock, jobs: [dispatcher.timeoutJob, agent.expireJob, dispatcher.pruneJob], intervalMs: options.timerIntervalMs ?? 1000, log });
+  // Out-of-band power changes on KVM hosts (a VM killed, shut down from inside) reach the read models.
+  const vmPowerSync = createVmPowerSyncJob({ eventStore, readStore, hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }), drivers, openSecret: (sealed) => secrets.open(sealed), log });
+  const timer = createTimerLoop({ clock, jobs: [dispatcher.timeoutJob, agent.expireJob, dispatcher.pruneJob, vmPowerSync], intervalMs: options.timerIntervalMs ?? 1000, log });
 
   return {
     bus, simulator, dispatcher, agent, hostProbe, timer, integrationEvents,

@@ -116,8 +116,12 @@ export function nicXml(nic: NicXmlSpec, network: NicNetwork, antiSpoofing: boole
   return `<interface type='${network.type}'><mac address='${mac}'/>${source}<model type='virtio'/>${filter}</interface>`;
 }
 
+/** VNC authentication (DES) uses 8 bytes of the password and libvirt refuses longer ones. */
+export const vncPasswordLength = 8;
+
 export function vncXml(vnc: { listen: string; password: string }): string {
-  return `<graphics type='vnc' port='-1' autoport='yes' listen='${escapeXml(checkIp(vnc.listen))}' passwd='${escapeXml(vnc.password)}'>`
+  const password = vnc.password.slice(0, vncPasswordLength);
+  return `<graphics type='vnc' port='-1' autoport='yes' listen='${escapeXml(checkIp(vnc.listen))}' passwd='${escapeXml(password)}'>`
     + `<listen type='address' address='${escapeXml(vnc.listen)}'/></graphics>`;
 }
 
@@ -182,11 +186,13 @@ export function parseNodeInfo(text: string): { cpuCount: number; memoryBytes: nu
   return { cpuCount: Number(cpus[1]), memoryBytes: Number(memory[1]) * 1024 };
 }
 
-/** `virsh freecell --all` → free memory in bytes (the `Total:` line). */
+/** `virsh freecell --all` → free memory in bytes (the `Total:` line, or the sum of the cells under `-q`). */
 export function parseFreeCell(text: string): number {
   const total = /Total:\s+(\d+) KiB/.exec(text);
-  if (!total) throw new HypervisorError('DRIVER_ERROR', 'virsh freecell gave an answer the driver does not understand');
-  return Number(total[1]) * 1024;
+  if (total) return Number(total[1]) * 1024;
+  const cells = [...text.matchAll(/^\s*\d+:\s+(\d+) KiB/gm)];
+  if (cells.length === 0) throw new HypervisorError('DRIVER_ERROR', 'virsh freecell gave an answer the driver does not understand');
+  return cells.reduce((sum, cell) => sum + Number(cell[1]) * 1024, 0);
 }
 
 /** `virsh vol-info --bytes` → capacity and allocation. */

@@ -46,10 +46,14 @@ const CHECKPOINTS = '_checkpoints';
 const INDEXES = '_indexes';
 /** Fields the adapter adds to every stored document, removed from every answer. */
 const HIDDEN = { _id: 0, _pos: 0 } as const;
-/** Operations per bulkWrite call. */
-const BULK_CHUNK = 1000;
+/** Documents per insert command and ids per `$in` read. */
+const INSERT_CHUNK = 1000;
+/**
+ * Statements per update/delete command. FerretDB 1.24 (SQLite) stalls on update commands of
+ * about a hundred statements; MongoDB takes 100,000, but 50 per round trip costs it little.
+ */
+const UPDATE_CHUNK = 50;
 const NAMESPACE_NOT_FOUND = 26;
-const DUPLICATE_KEY = 11000;
 
 const SCALAR_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte']);
 const LIST_OPERATORS = new Set(['$in', '$nin']);
@@ -223,7 +227,7 @@ class MongoReadStore implements ReadStore {
     const name = Object.entries(keys).map(([path, direction]) => `${path}_${direction}`).join('_');
     await this.db.collection(INDEXES).updateOne(
       { _id: `${collection}/${name}` as never },
-      { $set: { collection, name, keys: Object.entries(keys) } },
+      { $set: { collection, name, keys: Object.entries(keys).map(([path, direction]) => ({ path, direction })) } },
       { upsert: true },
     );
     if (name !== '_id_1') await col.createIndex(keys, { name });
@@ -239,10 +243,10 @@ class MongoReadStore implements ReadStore {
     }
     for (const [collection, entries] of batch.entries) {
       await this.resolvePending(collection, entries);
-      const operations = writeOperations(entries, position);
-      for (let i = 0; i < operations.length; i += BULK_CHUNK) {
-        await this.bulkWrite(collection, operations.slice(i, i + BULK_CHUNK));
-      }
+      const stored = await this.storedPositions(collection, entries);
+      const { inserts, updates } = writeOperations(entries, stored, position);
+      for (let i = 0; i < inserts.length; i += INSERT_CHUNK) await this.collection(collection).insertMany(inserts.slice(i, i + INSERT_CHUNK));
+      for (let i = 0; i < updates.length; i += UPDATE_CHUNK) await this.collection(collection).bulkWrite(updates.slice(i, i + UPDATE_CHUNK));
     }
     await this.db.collection(CHECKPOINTS).updateOne(
       { _id: projection as never },
@@ -262,7 +266,8 @@ class MongoReadStore implements ReadStore {
       // Dropping a collection drops its indexes: create the declared ones again.
       const declared = await this.db.collection(INDEXES).find({ collection: name }).toArray();
       for (const index of declared) {
-        if (index.name !== '_id_1') await col.createIndex(Object.fromEntries(index.keys as Array<[string, 1 | -1]>), { name: index.name as string });
+        if (index.name !== '_id_1') const keys = Object.fromEntries((index.keys as Array<{ path: string; direction: 1 | -1 }>).map((k) => [k.path, k.direction]));
+          await col.createIndex(keys, { name: index.name as string });
       }
     }
     await this.db.collection(CHECKPOINTS).updateOne({ _id: projection as never }, { $set: { position: 0, version } }, { upsert: true });
@@ -275,8 +280,8 @@ class MongoReadStore implements ReadStore {
   /** Documents patched without being read: read them now and apply the patches here. */
   private async resolvePending(collection: string, entries: Map<string, Entry>): Promise<void> {
     const ids = [...entries].filter(([, entry]) => entry.state === PENDING && entry.patches!.length > 1).map(([id]) => id);
-    for (let i = 0; i < ids.length; i += BULK_CHUNK) {
-      const chunk = ids.slice(i, i + BULK_CHUNK);
+    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+      const chunk = ids.slice(i, i + INSERT_CHUNK);
       const stored = await this.collection(collection).find({ _id: { $in: chunk as never[] } }, { projection: { _pos: 0 } }).toArray();
       const byId = new Map(stored.map((d) => [d._id as unknown as string, strip(d)!]));
       for (const id of chunk) {
@@ -294,17 +299,16 @@ class MongoReadStore implements ReadStore {
     }
   }
 
-  private async bulkWrite(collection: string, operations: AnyBulkWriteOperation[]): Promise<void> {
-    if (operations.length === 0) return;
-    try {
-      await this.collection(collection).bulkWrite(operations, { ordered: false });
-    } catch (error) {
-      // A guarded upsert of a document already written at this position or later finds no
-      // match and tries to insert: the duplicate key means "already applied".
-      const writeErrors = (error as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors;
-      const list = writeErrors === undefined ? undefined : Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-      if (list === undefined || list.length === 0 || !list.every((e) => e.code === DUPLICATE_KEY)) throw error;
+  /** `_pos` of the stored documents the batch writes (0 for a document written unpositioned). */
+  private async storedPositions(collection: string, entries: Map<string, Entry>): Promise<Map<string, number>> {
+    const ids = [...entries].filter(([, entry]) => entry.dirty).map(([id]) => id);
+    const positions = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += INSERT_CHUNK) {
+      const chunk = ids.slice(i, i + INSERT_CHUNK);
+      const rows = await this.collection(collection).find({ _id: { $in: chunk as never[] } }, { projection: { _pos: 1 } }).toArray();
+      for (const row of rows) positions.set(row._id as unknown as string, typeof row._pos === 'number' ? row._pos : 0);
     }
+    return positions;
   }
 }
 
@@ -386,18 +390,29 @@ class MongoWriteBatch implements WriteBatch {
   }
 }
 
-/** One write per changed document, guarded by `_pos` when the commit is positioned. */
-function writeOperations(entries: Map<string, Entry>, position: number): AnyBulkWriteOperation[] {
-  const operations: AnyBulkWriteOperation[] = [];
+/**
+ * One write per changed document: an insert for a new one; for a stored one, nothing when a
+ * commit at this position or later already wrote it, else a write guarded by `_pos` (the
+ * guard matters only if two writers race, which the projection lease prevents).
+ */
+function writeOperations(entries: Map<string, Entry>, stored: Map<string, number>, position: number) {
+  const inserts: Document[] = [];
+  const updates: AnyBulkWriteOperation[] = [];
   for (const [id, entry] of entries) {
     if (!entry.dirty) continue;
+    const storedAt = stored.get(id);
+    if (storedAt === undefined) {
+      if (entry.state === PRESENT) inserts.push({ _id: id, ...entry.doc!, _pos: position });
+      continue; // deleting or patching a missing document does nothing
+    }
+    if (position > 0 && storedAt >= position) continue; // already applied
     const filter: Document = position > 0 ? { _id: id, _pos: { $lt: position } } : { _id: id };
     if (entry.state === PRESENT) {
-      operations.push({ replaceOne: { filter, replacement: { _id: id, ...entry.doc!, _pos: position }, upsert: true } });
+      updates.push({ replaceOne: { filter, replacement: { _id: id, ...entry.doc!, _pos: position } } });
     } else if (entry.state === ABSENT) {
-      operations.push({ deleteOne: { filter } });
+      updates.push({ deleteOne: { filter } });
     } else {
-      // A single patch of an unread document: a plain update, no read needed.
+      // A single patch of an unread document: a plain update, no read of the document needed.
       const set: Document = {};
       const unset: Document = {};
       for (const [segments, value] of entry.patches![0]!) {
@@ -408,10 +423,10 @@ function writeOperations(entries: Map<string, Entry>, position: number): AnyBulk
       const update: Document = {};
       if (Object.keys(set).length > 0) update.$set = set;
       if (Object.keys(unset).length > 0) update.$unset = unset;
-      if (Object.keys(update).length > 0) operations.push({ updateOne: { filter, update } });
+      if (Object.keys(update).length > 0) updates.push({ updateOne: { filter, update } });
     }
   }
-  return operations;
+  return { inserts, updates };
 }
 
 // ---------------------------------------------------------------------------------------

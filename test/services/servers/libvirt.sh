@@ -36,6 +36,8 @@ start() {
   getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu >&2 || true
   getent group kvm >/dev/null || groupadd --system kvm >&2 || true
   id libvirt-qemu >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /var/lib/libvirt -g libvirt-qemu -G kvm -s /usr/sbin/nologin libvirt-qemu >&2
+  # QEMU runs as libvirt-qemu: it needs /dev/kvm through the kvm group.
+  if [ -e /dev/kvm ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm; fi
   mkdir -p /var/run/libvirt /var/lib/libvirt/images /var/log/libvirt/qemu /var/cache/libvirt/qemu
   if ! running "$dir/virtlogd.pid"; then
     log "starting virtlogd"
