@@ -266,8 +266,9 @@ class MongoReadStore implements ReadStore {
       // Dropping a collection drops its indexes: create the declared ones again.
       const declared = await this.db.collection(INDEXES).find({ collection: name }).toArray();
       for (const index of declared) {
-        if (index.name !== '_id_1') const keys = Object.fromEntries((index.keys as Array<{ path: string; direction: 1 | -1 }>).map((k) => [k.path, k.direction]));
-          await col.createIndex(keys, { name: index.name as string });
+        if (index.name === '_id_1') continue;
+        const keys = Object.fromEntries((index.keys as Array<{ path: string; direction: 1 | -1 }>).map((k) => [k.path, k.direction]));
+        await col.createIndex(keys, { name: index.name as string });
       }
     }
     await this.db.collection(CHECKPOINTS).updateOne({ _id: projection as never }, { $set: { position: 0, version } }, { upsert: true });

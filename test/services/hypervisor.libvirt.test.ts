@@ -3,7 +3,7 @@
 // do not see each other's VMs; what they define is destroyed afterwards.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
@@ -28,8 +28,9 @@ if (!uri) {
   const image = blankQcow2();
   const network = process.env.STRATUS_TEST_LIBVIRT_NETWORK;
   hypervisorContract('libvirt', async () => {
+    const storageDir = `/var/lib/stratus/libvirt-test-${process.pid}`;
     const driver = createLibvirtDriver({
-      storageDir: `/var/lib/stratus/libvirt-test-${process.pid}`,
+      storageDir,
       network: network ? { type: 'network', name: network } : { type: 'user' },
       // A blank disk boots no OS, so nothing answers ACPI: keep the grace period short.
       graceStopTimeoutMs: 1_000,
@@ -55,9 +56,9 @@ if (!uri) {
         }
         for (const pool of ['stratus-images', 'stratus-volumes']) {
           try { execFileSync('virsh', ['-q', '-c', uri, 'pool-destroy', pool], { stdio: 'ignore' }); } catch { /* not running */ }
-          try { execFileSync('virsh', ['-q', '-c', uri, 'pool-delete', pool], { stdio: 'ignore' }); } catch { /* files in use */ }
           try { execFileSync('virsh', ['-q', '-c', uri, 'pool-undefine', pool], { stdio: 'ignore' }); } catch { /* gone */ }
         }
+        rmSync(storageDir, { recursive: true, force: true });
       },
     };
   });

@@ -66,6 +66,13 @@ describe.skipIf(!uri)('Stratus on libvirt + QEMU, end to end', () => {
   afterAll(async () => {
     await stratus?.stop();
     if (stratus) removeDir(stratus.dataDir);
+    // The pools point into this run's storage directory: undefine them for the next run.
+    for (const pool of ['stratus-images', 'stratus-volumes']) {
+      for (const step of ['pool-destroy', 'pool-undefine']) {
+        try { virsh(step, pool); } catch { /* not there */ }
+      }
+    }
+    removeDir(process.env.STRATUS_LIBVIRT_STORAGE_DIR!);
   });
 
   const vmBody = (name: string, extra: object = {}) => ({ name, instanceOfferingId: ids.offering, imageId: ids.image, l3NetworkIds: [ids.l3], ...extra });
@@ -140,7 +147,7 @@ describe.skipIf(!uri)('Stratus on libvirt + QEMU, end to end', () => {
   it('deletes under Delay (domain undefined, files kept), recovers, then expunges: domain and files gone', async () => {
     const before = (await get(`/v1/vm-instances/${ids.vm}`).expect(200)).body;
     const rootVolumeId = (before.volumes as Array<{ id: string; type: string }>).find((volume) => volume.type === 'Root')!.id;
-    const rootFile = `${process.env.STRATUS_LIBVIRT_STORAGE_DIR}/volumes/${rootVolumeId}.qcow2`;
+    const rootFile = virsh('vol-path', '--pool', 'stratus-volumes', `${rootVolumeId}.qcow2`);
     expect(existsSync(rootFile)).toBe(true);
     const deleted = await del(`/v1/vm-instances/${ids.vm}`).expect(200);
     expect(deleted.body.state).toBe('Destroyed');
