@@ -18,6 +18,7 @@ import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
 import { allProjections } from '../projections/index.js';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
 import { sqliteFile, type Config } from './config.js';
+import { openScaleOutStores, usesScaleOutStores } from './scale-out-stores.js';
 import { composeEffects, type ComposedEffects, type EffectsOptions } from './effects.js';
 import { createVolumeProcessManager, type VolumeProcessManager } from '../commands/compute/volume-process-manager.js';
 import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
@@ -45,6 +46,7 @@ export interface Stratus {
 }
 
 export function openStores(config: Config, clock: Clock) {
+  if (usesScaleOutStores(config)) return openScaleOutStores(config, clock);
   const eventStore = openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock });
   const readStore = openSqliteReadStore({ file: sqliteFile(config.readStoreUrl, 'STRATUS_READSTORE') });
   return { eventStore, readStore };

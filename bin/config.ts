@@ -39,6 +39,7 @@ export const configDocs: Array<[name: string, defaultValue: string, meaning: str
   ['STRATUS_HOST', '0.0.0.0', 'address the API listens on'],
   ['STRATUS_DATA_DIR', './data', 'where the embedded stores and the key file live'],
   ['STRATUS_EVENTSTORE', 'sqlite:<data dir>/events.db', 'event store URL'],
+  // Scale-out (bin/scale-out-stores.ts): kurrentdb://host:2113?tls=false (or esdb://) for the event store, mongodb://… for the read store.
   ['STRATUS_READSTORE', 'sqlite:<data dir>/read.db', 'read-model store URL'],
   ['STRATUS_BUS', 'local', 'effect bus: local (in-process) or kafka://host:9092[,host2:9092…]'],
   ['STRATUS_INTEGRATION_EVENTS', 'stratus.integration-events with Kafka, off with local', 'topic that gets every domain event (keyed by stream) for outside consumers, or off'],
