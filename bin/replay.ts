@@ -32,7 +32,7 @@ export async function replay(deps: {
   const reports: ReplayReport[] = [];
   for (const projection of deps.projections) {
     const scratchFile = resolve(deps.scratchDir, `replay-${projection.name}-${process.pid}.db`);
-    const scratch = openSqliteReadStore({ file: scratchFile });
+    const scratch = openSqliteReadStore({ file: scratchFile, scratch: true });
     try {
       const checkpoint = await deps.live.checkpoint(projection.name);
       const liveIsCurrent = checkpoint?.version === projection.version;

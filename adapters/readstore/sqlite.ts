@@ -234,6 +234,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     if (this.bulk !== undefined) await this.bulk.drain();
   }
 
+  /** Whether a scratch store has commits not yet written (or a failed one to report). */
   writingInBackground(): boolean {
     return this.bulk !== undefined && this.bulk.busy();
   }

@@ -23,9 +23,10 @@ let cachedSecond = Number.NaN;
 let cachedPrefix = '';
 
 /**
- * Epoch milliseconds as the ISO-8601 UTC string the API shows (as Date#toISOString).
- * Replays format millions of times that fall in few seconds: the part up to the second is
- * kept from the last call, so most calls only append the milliseconds.
+ * Epoch milliseconds as the ISO-8601 UTC string the API shows (as Date#toISOString, which
+ * is slow enough to show in a replay's profile). Consecutive calls mostly fall in the same
+ * second (events committed together share their time; a task ends soon after it starts):
+ * the text up to the second is kept from the last call, so those only add the milliseconds.
  */
 export function isoTime(epochMs: number): string {
   if (!Number.isInteger(epochMs) || epochMs > MAX_TIME || epochMs < -MAX_TIME) return new Date(epochMs).toISOString();
