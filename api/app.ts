@@ -11,6 +11,7 @@ import { DomainError } from '../domain/shared/errors.js';
 import type { ProjectionRunner } from '../projections/shared/runner.js';
 import { auditEndpoints } from './audit/audit-log.js';
 import { vmInstanceEndpoints } from './compute/vm-instances.js';
+import type { OperationRequester } from '../commands/effects/operation-request.js';
 import { clusterEndpoints } from './compute/clusters.js';
 import { hostEndpoints } from './compute/hosts.js';
 import { imageStoreEndpoints } from './compute/image-stores.js';
@@ -28,6 +29,7 @@ import { authenticateRequests } from './identity/authenticate.js';
 import { identityEndpoints } from './identity/index.js';
 import { keepRawBody } from './identity/runtime.js';
 import { sessionEndpoints } from './identity/sessions.js';
+import { userEmailEndpoints } from './identity/user-email.js';
 import { strictTransportSecurity } from './identity/transport-security.js';
 import { settingsEndpoints } from './settings/settings.js';
 import { taskEndpoints } from './tasks/tasks.js';
@@ -36,6 +38,10 @@ import { localsOf, mountEndpoints, type Endpoint, type Logger } from './shared/e
 import type { Metrics } from './shared/metrics.js';
 import { buildOpenApi } from './shared/openapi.js';
 import { projectEndpoints } from './tenancy/projects.js';
+import { projectResourceEndpoints } from './tenancy/project-resources.js';
+import { projectRoleEndpoints } from './tenancy/project-roles.js';
+import { organizationEndpoints } from './tenancy/organizations.js';
+import { userGroupEndpoints } from './tenancy/user-groups.js';
 import { ticketEndpoints } from './tickets/tickets.js';
 import { ProblemError, problemFromDomain, sendProblem } from './shared/problem.js';
 
@@ -54,6 +60,8 @@ export interface ApiDeps {
   secrets: SecretBox;
   /** The hypervisor driver's host probe (KVM hosts connect only with it; Simulator hosts fall back to their simulated capacity). */
   hostProbe?: HostProbe;
+  /** Quick hypervisor operations a task awaits through the host's agent (guest agent commands on VMs). */
+  requestOperation?: OperationRequester;
   /** Fault injection into simulator hosts (absent when no simulator runs). */
   faultInjector?: FaultInjector;
   /** Largest accepted request body. */
@@ -81,6 +89,7 @@ export function createApp(deps: ApiDeps) {
   const endpoints: Endpoint[] = [
     ...sessionEndpoints(deps),
     ...identityEndpoints(deps),
+    ...userEmailEndpoints(deps),
     ...taskEndpoints(deps),
     ...settingsEndpoints(deps),
     ...auditEndpoints(deps),
@@ -98,6 +107,10 @@ export function createApp(deps: ApiDeps) {
     ...volumeSnapshotEndpoints(deps),
     ...vmInstanceEndpoints(deps),
     ...projectEndpoints(deps),
+    ...projectResourceEndpoints(deps),
+    ...projectRoleEndpoints(deps),
+    ...organizationEndpoints(deps),
+    ...userGroupEndpoints(deps),
     ...ticketEndpoints(deps),
   ];
   const router = express.Router();

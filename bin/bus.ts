@@ -18,10 +18,15 @@ export function checkBusUrl(url: string): void {
   throw new Error(`STRATUS_BUS ${url} is not supported: use local (in-process) or kafka://host:9092[,host2:9092…]`);
 }
 
-export function createBus(url: string, options: { log: BusLog; clientId?: string }): Bus {
+export function createBus(url: string, options: { log: BusLog; clientId?: string; sessionTimeoutMs?: number | undefined }): Bus {
   checkBusUrl(url);
   if (url === 'local') return createLocalBus({ log: options.log });
-  return createKafkaBus({ brokers: parseKafkaUrl(url), clientId: options.clientId ?? 'stratus', log: options.log });
+  return createKafkaBus({
+    brokers: parseKafkaUrl(url),
+    clientId: options.clientId ?? 'stratus',
+    log: options.log,
+    ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+  });
 }
 
 /**

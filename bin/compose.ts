@@ -17,13 +17,16 @@ import { failInterruptedTasks } from '../commands/tasks/interrupted.js';
 import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
 import { allProjections } from '../projections/index.js';
 import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
+import { createCheckpointWatcher } from '../projections/shared/checkpoint-watcher.js';
 import { sqliteFile, type Config } from './config.js';
-import { openScaleOutStores, usesScaleOutStores } from './scale-out-stores.js';
+import { isKurrentUrl, openScaleOutStores, usesScaleOutStores } from './scale-out-stores.js';
+import { openKurrentEventStore } from '../adapters/eventstore/kurrentdb.js';
 import { composeEffects, type ComposedEffects, type EffectsOptions } from './effects.js';
 import { createVolumeProcessManager, type VolumeProcessManager } from '../commands/compute/volume-process-manager.js';
 import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
 import { createQuotaReleaseProcess } from '../commands/tenancy/quota-release.js';
 import { createTicketFulfilment } from '../commands/tickets/fulfilment.js';
+import { createTicketProcessFollower } from '../commands/tickets/process-follower.js';
 
 export const version = '0.1.0';
 
@@ -45,6 +48,14 @@ export interface Stratus {
   close(): Promise<void>;
 }
 
+/** The event store alone (an agent reads host streams and needs no read store). */
+export function openEventStore(config: Config, clock: Clock): { eventStore: EventStore } {
+  const eventStore = isKurrentUrl(config.eventStoreUrl)
+    ? openKurrentEventStore({ url: config.eventStoreUrl })
+    : openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock });
+  return { eventStore };
+}
+
 export function openStores(config: Config, clock: Clock) {
   if (usesScaleOutStores(config)) return openScaleOutStores(config, clock);
   const eventStore = openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock });
@@ -63,13 +74,18 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   const readStore = stores.readStore;
   const secrets = loadKeyRing({ masterKey: config.masterKey, previousKeys: config.previousMasterKeys, keyFile: resolve(config.dataDir, 'master.key') });
   const tasks = createTasks({ store: eventStore, clock, log });
-  const runner = createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
+  // Scale-out: `stratus project` workers apply the projections; this process follows their checkpoints.
+  const scaleOut = config.topology === 'scale-out';
+  if (scaleOut && !config.masterKey) throw new Error('STRATUS_TOPOLOGY=scale-out needs STRATUS_MASTER_KEY: every serve node and agent must seal and open secrets with the same key');
+  const runner = scaleOut
+    ? createCheckpointWatcher({ eventStore, readStore, projections: allProjections, log })
+    : createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
   registerProjectionLag(metrics, eventStore, runner);
 
   const startedAt = clock.now();
   const bootstrap = await bootstrapAdmin({ store: eventStore, clock }, config.adminPassword);
   await runner.start();
-  const effects = composeEffects(config, { eventStore, readStore, clock, secrets, log }, options.effects);
+  const effects = composeEffects(config, { eventStore, readStore, clock, secrets, log }, { inProcessAgent: !scaleOut, ...options.effects });
   await effects.start();
   const volumeProcessManager = createVolumeProcessManager({ eventStore, readStore, clock, tasks, log });
   await volumeProcessManager.start();
@@ -81,6 +97,9 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   // Tickets: a finally approved ticket's request runs as a task, for its applicant.
   const ticketFulfilment = createTicketFulfilment({ store: eventStore, readStore, clock, tasks, log });
   await ticketFulfilment.start();
+  // Open tickets follow their process: resubmitted when it changes or is deleted, frozen while it is disabled.
+  const ticketProcessFollower = createTicketProcessFollower({ store: eventStore, readStore, clock, log, ticketsCaughtUp: (position) => runner.waitFor(position, 30_000, 'tickets') });
+  await ticketProcessFollower.start();
   // Once the task list has caught up, give tasks cut off by an earlier crash their outcome.
   const recovery = eventStore.headPosition()
     .then((head) => runner.waitFor(head, 3_600_000, 'tasks'))
@@ -89,7 +108,7 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
     .then(() => vmLifecycle.failOrphanedTasks(startedAt))
     .then((count) => { if (count > 0) log.info({ count }, 'VM tasks whose work was cut off before the VM got it marked failed'); })
     .catch((error: unknown) => log.error({ err: error }, 'could not mark interrupted tasks'));
-  const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version, secrets, faultInjector: effects.simulator, hostProbe: effects.hostProbe.probe });
+  const app = createApp({ eventStore, readStore, clock, tasks, runner, log, metrics, trustedProxies: config.trustedProxies, version, secrets, ...(scaleOut ? {} : { faultInjector: effects.simulator }), hostProbe: effects.hostProbe.probe, requestOperation: effects.operationRequester.request });
 
   const stratus: Stratus = {
     app, eventStore, readStore, runner, tasks, secrets, effects, volumeProcessManager, vmLifecycle,
@@ -98,6 +117,7 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
       await volumeProcessManager.stop();
       await vmLifecycle.stop();
       await ticketFulfilment.stop();
+      await ticketProcessFollower.stop();
       await quotaRelease.stop();
       await effects.stop();
       await runner.stop();

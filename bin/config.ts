@@ -32,6 +32,20 @@ export interface Config {
   /** A plain-HTTP port that redirects to HTTPS (only with TLS). */
   httpRedirectPort: number | undefined;
   logLevel: string;
+  /**
+   * embedded: `stratus serve` runs everything in one process (the default). scale-out: it runs
+   * the API and command handling only; projections run in `stratus project` workers and
+   * hypervisor drivers in `stratus agent` processes (STRATUS_TOPOLOGY).
+   */
+  topology: 'embedded' | 'scale-out';
+  /** How long a projection (or the command processes of serve) stays with a process that stopped renewing its lease. */
+  leaseMs: number;
+  /** Projections a worker may take (STRATUS_PROJECTIONS); all when undefined. */
+  projections: string[] | undefined;
+  /** Hosts of an agent process (STRATUS_AGENT_HOSTS, or --hosts): `all`, host ids or management IPs. */
+  agentHosts: string[] | undefined;
+  /** Kafka consumer session timeout: how long a dead agent holds its hosts' partitions. */
+  kafkaSessionTimeoutMs: number | undefined;
 }
 
 export const configDocs: Array<[name: string, defaultValue: string, meaning: string]> = [
@@ -54,6 +68,12 @@ export const configDocs: Array<[name: string, defaultValue: string, meaning: str
   ['STRATUS_TLS_KEY', '', 'PEM private key of STRATUS_TLS_CERT'],
   ['STRATUS_HTTP_REDIRECT_PORT', '', 'with TLS: also listen on this plain-HTTP port and redirect every request to HTTPS'],
   ['STRATUS_LOG_LEVEL', 'info', 'pino log level'],
+  ['STRATUS_ROLE', 'serve', 'the process to run when no command is given: serve, project or agent'],
+  ['STRATUS_TOPOLOGY', 'embedded', 'embedded (serve runs projections and the hypervisor agent in-process) or scale-out (they run in `stratus project` and `stratus agent` processes; needs STRATUS_BUS=kafka://…)'],
+  ['STRATUS_LEASE_SECONDS', '15', 'scale-out: how long a projection stays with a worker (or the command processes with a serve node) that stopped renewing its lease'],
+  ['STRATUS_PROJECTIONS', '(all)', '`stratus project`: comma-separated projections this worker may take (the others are left to other workers)'],
+  ['STRATUS_AGENT_HOSTS', '', '`stratus agent`: hosts it drives: all, or comma-separated host ids or management IPs (same as --hosts)'],
+  ['STRATUS_KAFKA_SESSION_TIMEOUT_MS', '30000', 'Kafka consumer session timeout: how long the partitions of a dead consumer (an agent killed) wait before another member gets them'],
 ];
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -76,7 +96,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies: (env.STRATUS_TRUSTED_PROXIES || '').split(',').map((item) => item.trim()).filter(Boolean),
     ...tlsConfig(env),
     logLevel: env.STRATUS_LOG_LEVEL || 'info',
+    ...scaleOutConfig(env),
   };
+}
+
+function scaleOutConfig(env: NodeJS.ProcessEnv): Pick<Config, 'topology' | 'leaseMs' | 'projections' | 'agentHosts' | 'kafkaSessionTimeoutMs'> {
+  const topology = env.STRATUS_TOPOLOGY || 'embedded';
+  if (topology !== 'embedded' && topology !== 'scale-out') throw new Error(`STRATUS_TOPOLOGY must be embedded or scale-out, not ${topology}`);
+  if (topology === 'scale-out' && !(env.STRATUS_BUS || '').startsWith('kafka://')) {
+    throw new Error('STRATUS_TOPOLOGY=scale-out needs STRATUS_BUS=kafka://…: agents in other processes cannot read the in-process bus');
+  }
+  const leaseSeconds = Number(env.STRATUS_LEASE_SECONDS || 15);
+  if (!(leaseSeconds > 0 && leaseSeconds <= 3600)) throw new Error(`STRATUS_LEASE_SECONDS must be a number of seconds (0 < s <= 3600), not ${env.STRATUS_LEASE_SECONDS}`);
+  let kafkaSessionTimeoutMs: number | undefined;
+  if (env.STRATUS_KAFKA_SESSION_TIMEOUT_MS) {
+    kafkaSessionTimeoutMs = Number(env.STRATUS_KAFKA_SESSION_TIMEOUT_MS);
+    if (!Number.isInteger(kafkaSessionTimeoutMs) || kafkaSessionTimeoutMs < 1000) throw new Error(`STRATUS_KAFKA_SESSION_TIMEOUT_MS must be milliseconds (>= 1000), not ${env.STRATUS_KAFKA_SESSION_TIMEOUT_MS}`);
+  }
+  return {
+    topology,
+    leaseMs: Math.round(leaseSeconds * 1000),
+    projections: list(env.STRATUS_PROJECTIONS),
+    agentHosts: list(env.STRATUS_AGENT_HOSTS),
+    kafkaSessionTimeoutMs,
+  };
+}
+
+function list(value: string | undefined): string[] | undefined {
+  const items = (value || '').split(',').map((item) => item.trim()).filter(Boolean);
+  return items.length > 0 ? items : undefined;
 }
 
 function busConfig(env: NodeJS.ProcessEnv): Pick<Config, 'integrationEventsTopic'> {

@@ -7,7 +7,7 @@ import type { Clock } from '../adapters/clock/port.js';
 import type { Bus } from '../adapters/bus/port.js';
 import { createBus } from './bus.js';
 import type { EventStore } from '../adapters/eventstore/port.js';
-import type { HypervisorDriver } from '../adapters/hypervisor/port.js';
+import type { HypervisorDriver, HypervisorType } from '../adapters/hypervisor/port.js';
 import { createSimulatorDriver, parseSimulatorFaults, type SimulatorDriver } from '../adapters/hypervisor/simulator.js';
 import { createLibvirtDriver } from '../adapters/hypervisor/libvirt.js';
 import { libvirtOptionsFromEnv } from '../adapters/hypervisor/libvirt-config.js';
@@ -19,6 +19,7 @@ import { createEffectDispatcher, type EffectDispatcher } from '../commands/effec
 import type { EffectLogger, EffectRoute } from '../commands/effects/effect.js';
 import { hostAccessFromStore, type HostAccessLoader } from '../commands/effects/host-access.js';
 import { createBusHostProbe, type BusHostProbe } from '../commands/effects/host-probe.js';
+import { createBusOperationRequester, type BusOperationRequester } from '../commands/effects/operation-request.js';
 import { createIntegrationEventPublisher, type IntegrationEventPublisher } from '../commands/effects/integration-events.js';
 import { effectRoutes } from '../commands/effects/routes.js';
 import { createTimerLoop, type TimerLoop } from '../commands/shared/timer-loop.js';
@@ -28,9 +29,12 @@ export interface ComposedEffects {
   bus: Bus;
   simulator: SimulatorDriver;
   dispatcher: EffectDispatcher;
-  agent: Agent;
+  /** The in-process agent (embedded); undefined in the scale-out shape, where `stratus agent` processes run the drivers. */
+  agent: Agent | undefined;
   /** Probes hosts (add, reconnect) through their agent: the inventory's HostProbe. */
   hostProbe: BusHostProbe;
+  /** Quick operations a task awaits through the host's agent (guest agent commands). */
+  operationRequester: BusOperationRequester;
   /** Publishes every domain event to the integration-event topic (with Kafka; undefined when off). */
   integrationEvents?: IntegrationEventPublisher;
   /** Runs the operation-timeout jobs; tests with a manual clock call `tick()`. */
@@ -47,45 +51,55 @@ export interface EffectsOptions {
   /** Extra drivers, e.g. libvirt for KVM hosts. */
   drivers?: { KVM?: HypervisorDriver };
   timerIntervalMs?: number;
+  /**
+   * Run an agent for every host in this process (the embedded default). False in the
+   * scale-out shape: the drivers run in `stratus agent` processes, and the simulator
+   * created here is unused.
+   */
+  inProcessAgent?: boolean;
 }
 
 export function composeEffects(
-  config: Pick<Config, 'dataDir' | 'simulatorFaults'> & Partial<Pick<Config, 'busUrl' | 'integrationEventsTopic'>>,
+  config: Pick<Config, 'dataDir' | 'simulatorFaults'> & Partial<Pick<Config, 'busUrl' | 'integrationEventsTopic' | 'kafkaSessionTimeoutMs'>>,
   deps: { eventStore: EventStore; readStore: ReadStore; clock: Clock; secrets: SecretBox; log: EffectLogger },
   options: EffectsOptions = {},
 ): ComposedEffects {
   const { eventStore, readStore, clock, secrets, log } = deps;
-  const faults = parseSimulatorFaults(config.simulatorFaults);
-  const bus = createBus(config.busUrl ?? 'local', { log });
-  const simulator = createSimulatorDriver({ journalFile: resolve(config.dataDir, 'simulator', 'hosts.jsonl') });
-  for (const { target, fault } of faults) void simulator.inject(target, fault);
-  if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
-
-  const drivers = { Simulator: simulator, KVM: createLibvirtDriver(libvirtOptionsFromEnv()), ...(options.drivers ?? {}) };
-  const agent = createAgent({
-    bus,
-    clock,
-    log,
-    drivers,
-    hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }),
-    openSecret: (sealed) => secrets.open(sealed),
-    hosts: 'all',
-  });
+  const inProcessAgent = options.inProcessAgent ?? true;
+  const bus = createBus(config.busUrl ?? 'local', { log, sessionTimeoutMs: config.kafkaSessionTimeoutMs });
+  const { simulator, drivers } = composeDrivers(config, log, options.drivers);
+  const agent = inProcessAgent
+    ? createAgent({
+      bus,
+      clock,
+      log,
+      drivers,
+      hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }),
+      openSecret: (sealed) => secrets.open(sealed),
+      hosts: 'all',
+    })
+    : undefined;
   const dispatcher = createEffectDispatcher({ eventStore, readStore, bus, clock, routes: options.routes ?? effectRoutes, log });
   const hostProbe = createBusHostProbe({ bus, clock });
+  const operationRequester = createBusOperationRequester({ bus, clock, timeoutMs: 30_000 });
   const integrationEvents = config.integrationEventsTopic
     ? createIntegrationEventPublisher({ eventStore, readStore, bus, log, topic: config.integrationEventsTopic })
     : undefined;
   // Out-of-band power changes on KVM hosts (a VM killed, shut down from inside) reach the read models.
-  const vmPowerSync = createVmPowerSyncJob({ eventStore, readStore, hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }), drivers, openSecret: (sealed) => secrets.open(sealed), log });
-  const timer = createTimerLoop({ clock, jobs: [dispatcher.timeoutJob, agent.expireJob, dispatcher.pruneJob, vmPowerSync], intervalMs: options.timerIntervalMs ?? 1000, log });
+  // The power sync runs the drivers directly: only where the drivers are (not yet in `stratus agent`).
+  const vmPowerSync = inProcessAgent
+    ? createVmPowerSyncJob({ eventStore, readStore, hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }), drivers, openSecret: (sealed) => secrets.open(sealed), log })
+    : undefined;
+  const jobs = [dispatcher.timeoutJob, agent?.expireJob, dispatcher.pruneJob, vmPowerSync].filter((job) => job !== undefined);
+  const timer = createTimerLoop({ clock, jobs, intervalMs: options.timerIntervalMs ?? 1000, log });
 
   return {
-    bus, simulator, dispatcher, agent, hostProbe, timer, integrationEvents,
+    bus, simulator, dispatcher, agent, hostProbe, operationRequester, timer, integrationEvents,
     async start() {
       // Agents first: the dispatcher publishes what is pending as soon as it starts.
-      await agent.start();
+      await agent?.start();
       await hostProbe.start();
+      await operationRequester.start();
       await dispatcher.start();
       await integrationEvents?.start();
       timer.start();
@@ -95,9 +109,23 @@ export function composeEffects(
       await integrationEvents?.stop();
       await dispatcher.stop();
       await hostProbe.stop();
-      await agent.stop();
+      await operationRequester.stop();
+      await agent?.stop();
       await bus.close();
       await simulator.close?.();
     },
   };
+}
+
+/** The hypervisor drivers of a process that runs an agent: the simulator (journaled in the data dir, faults from STRATUS_SIMULATOR_FAULTS) and libvirt. */
+export function composeDrivers(
+  config: Pick<Config, 'dataDir' | 'simulatorFaults'>,
+  log: EffectLogger,
+  extra: EffectsOptions['drivers'] = {},
+): { simulator: SimulatorDriver; drivers: Partial<Record<HypervisorType, HypervisorDriver>> } {
+  const faults = parseSimulatorFaults(config.simulatorFaults);
+  const simulator = createSimulatorDriver({ journalFile: resolve(config.dataDir, 'simulator', 'hosts.jsonl') });
+  for (const { target, fault } of faults) void simulator.inject(target, fault);
+  if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
+  return { simulator, drivers: { Simulator: simulator, KVM: createLibvirtDriver(libvirtOptionsFromEnv()), ...extra } };
 }

@@ -2,7 +2,9 @@
 import { mkdirSync } from 'node:fs';
 import { systemClock } from '../adapters/clock/system.js';
 import { allProjections } from '../projections/index.js';
-import { composeStratus, openStores, version } from './compose.js';
+import { startAgentProcess } from './agent-process.js';
+import { composeStratus, openEventStore, openStores, version } from './compose.js';
+import { createProjectionWorker } from './projection-worker.js';
 import { configDocs, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { replay } from './replay.js';
@@ -11,11 +13,22 @@ import { listenApi } from './tls.js';
 const help = `stratus ${version} — control plane of a private KVM cloud (event-sourced CQRS)
 
 Usage:
-  stratus [serve]                 run the API, command handling and projections (default)
+  stratus [serve]                 run the API and command handling; in the embedded topology
+                                  (default) also the projections and the hypervisor agent
+  stratus project [--projections a,b]
+                                  scale-out: a projection worker; each projection runs on one
+                                  worker at a time (a lease in the read store), the others
+                                  take it over when its worker dies
+  stratus agent --hosts <all|id,id|ip,ip>
+                                  scale-out: the hypervisor agent for those hosts (host ids,
+                                  or management addresses of hosts not added yet), consuming
+                                  effect commands from Kafka
   stratus replay <name|all> [--apply]
                                   rebuild read models from position zero, compare with the
                                   live ones; --apply replaces the live ones (server stopped)
   stratus --help | --version
+
+  With no command, STRATUS_ROLE (serve, project or agent) picks the process.
 
 Projections: ${allProjections.map((projection) => projection.name).join(', ')}
 
@@ -50,6 +63,62 @@ async function serve() {
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
+/** `--name value` or `--name=value`. */
+function flag(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}`) return args[i + 1];
+    if (args[i]!.startsWith(`--${name}=`)) return args[i]!.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+function onStop(log: { info(details: object, message: string): void }, close: () => Promise<void>) {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function project(args: string[]) {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const wanted = flag(args, 'projections')?.split(',').map((name) => name.trim()).filter(Boolean) ?? config.projections;
+  const unknown = (wanted ?? []).filter((name) => !allProjections.some((projection) => projection.name === name));
+  if (unknown.length > 0) throw new Error(`unknown projections: ${unknown.join(', ')} (there are ${allProjections.map((p) => p.name).join(', ')})`);
+  const projections = wanted ? allProjections.filter((projection) => wanted.includes(projection.name)) : allProjections;
+  mkdirSync(config.dataDir, { recursive: true });
+  const { eventStore, readStore } = openStores(config, systemClock);
+  const worker = createProjectionWorker({ eventStore, readStore, clock: systemClock, projections, log, leaseMs: config.leaseMs });
+  await worker.start();
+  log.info({ projections: projections.length, held: worker.running() }, 'projection worker started');
+  onStop(log, async () => {
+    await worker.stop();
+    await eventStore.close();
+    await readStore.close();
+  });
+}
+
+async function agent(args: string[]) {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const hosts = flag(args, 'hosts')?.split(',').map((host) => host.trim()).filter(Boolean) ?? config.agentHosts;
+  if (!hosts || hosts.length === 0) throw new Error('stratus agent needs --hosts all|<host id or address>[,…] (or STRATUS_AGENT_HOSTS)');
+  if (!config.masterKey) throw new Error('stratus agent needs STRATUS_MASTER_KEY (the key of the serve nodes) to open host passwords');
+  mkdirSync(config.dataDir, { recursive: true });
+  const { eventStore } = openEventStore(config, systemClock);
+  const running = await startAgentProcess(config, { eventStore, clock: systemClock, log, hosts: hosts.includes('all') ? 'all' : hosts });
+  onStop(log, async () => {
+    await running.stop();
+    await eventStore.close();
+  });
+}
+
 async function replayCommand(args: string[]) {
   const name = args.find((arg) => !arg.startsWith('--'));
   const apply = args.includes('--apply');
@@ -76,9 +145,11 @@ async function replayCommand(args: string[]) {
 }
 
 async function main(argv: string[]) {
-  const [command = 'serve', ...rest] = argv;
+  const [command = process.env.STRATUS_ROLE || 'serve', ...rest] = argv;
   switch (command) {
     case 'serve': return serve();
+    case 'project': return project(rest);
+    case 'agent': return agent(rest);
     case 'replay': return replayCommand(rest);
     case '--help': case '-h': case 'help':
       process.stdout.write(help);

@@ -20,6 +20,8 @@ import { usersProjection } from './identity/users.js';
 import type { Projection } from './shared/projection.js';
 import { tasksProjection } from './tasks/tasks.js';
 import { projectsProjection } from './tenancy/projects.js';
+import { organizationsProjection } from './tenancy/organizations.js';
+import { userGroupsProjection } from './tenancy/user-groups.js';
 import { ticketsProjection } from './tickets/tickets.js';
 
 /** Every read model Stratus maintains. */
@@ -29,4 +31,4 @@ export const allProjections: readonly Projection[] = [auditLogProjection, tasksP
   l2NetworksProjection, l3NetworksProjection,
   volumesProjection, volumeSnapshotsProjection,
   vmInstancesProjection, expungeScheduleProjection,
-  projectsProjection, ticketsProjection];
+  projectsProjection, organizationsProjection, userGroupsProjection, ticketsProjection];

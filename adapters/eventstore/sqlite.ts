@@ -39,6 +39,7 @@ import {
   type SubscriptionOptions,
 } from './port.js';
 import { batchJsonSql, READ_AHEAD_MIN, ReadAhead } from './sqlite-read-ahead.js';
+import { EventTail, type StoredRow } from './sqlite-tail.js';
 
 export interface SqliteEventStoreOptions {
   /** Path of the database file (its directory is created if missing), or ':memory:'. */
@@ -52,6 +53,8 @@ export interface SqliteEventStoreOptions {
   busyTimeoutMs?: number;
   /** Events indexed in memory before they are written to the on-disk stream index. */
   indexFlushEvents?: number;
+  /** Last committed events kept decoded in memory for readers (0: none). */
+  tailEvents?: number;
 }
 
 /** An event id that is already stored, in a way that is not an idempotent retry. */
@@ -141,6 +144,8 @@ const INSERT_CHUNK = 64;
 /** Events indexed in memory before they are written to `stream_index` in one go. */
 const INDEX_FLUSH_EVENTS = 50_000;
 const MAX_CACHED_HEADS = 100_000;
+/** Events of the log's tail kept decoded in memory (sqlite-tail.ts). */
+const TAIL_EVENTS = 20_000;
 
 /** Opens (creating if needed) a SQLite event store. */
 export function openSqliteEventStore(options: SqliteEventStoreOptions): EventStore {
@@ -207,6 +212,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   /** Heads of streams found in `stream_index`, so that a busy stream is looked up once. */
   const indexedHeads = new Map<string, StreamHead>();
   let knownDataVersion = -1;
+  const tail = new EventTail(Math.max(0, Math.floor(options.tailEvents ?? TAIL_EVENTS)));
+  const tailEnabled = (options.tailEvents ?? TAIL_EVENTS) > 0;
 
   function addRecent(stream: string, version: number, position: number): void {
     const entry = recent.get(stream);
@@ -233,6 +240,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     const dataVersion = stmt.dataVersion.get() as number;
     if (dataVersion === knownDataVersion) return;
     knownDataVersion = dataVersion;
+    // Another connection committed: the tail no longer reaches the head of the log.
+    tail.clear();
     if ((stmt.indexedThrough.get() as number) !== indexedThrough) {
       reloadRecent();
       return;
@@ -312,6 +321,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     /** Heads of the streams this batch wrote, as left by its appends so far. */
     const touched = new Map<string, StreamHead>();
     const written: Array<[string, number, number]> = [];
+    const stored: StoredRow[] = [];
     try {
       syncWithOtherConnections();
       const recordedAt = clock.now();
@@ -332,6 +342,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
           for (const e of events) if (e.idGiven) givenIds.add(e.id);
         }
         if (careful) stmt.savepoint.run();
+        const storedBefore = stored.length;
         try {
           const retried = careful ? idempotentRetry(pending) : undefined;
           if (retried) {
@@ -369,6 +380,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
             // The caller's own objects (they passed JSON.stringify): parsing back what was
             // just serialized cost more than the insert.
             recorded[i] = { id: e.id, stream, version, position, type: e.type, data: e.original.data, metadata: e.original.metadata, recordedAt };
+            if (tailEnabled) stored.push({ id: e.id, stream, version, position, type: e.type, data: e.data, metadata: e.metadata, recordedAt });
           }
           if (careful) stmt.release.run();
           for (let i = 0; i < events.length; i++) written.push([stream, actual + 1 + i, head + 1 + i]);
@@ -385,6 +397,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
           }
           stmt.rollbackTo.run();
           stmt.release.run();
+          stored.length = storedBefore;
           outcomes.push({ ok: false, error });
         }
       }
@@ -403,6 +416,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       }
       stmt.commit.run();
       knownDataVersion = stmt.dataVersion.get() as number;
+      tail.add(stored);
       if (flushedIndex) {
         indexedThrough = recentThrough;
         recent.clear();
@@ -476,12 +490,14 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   function readStreamSync(stream: string, fromVersion: number, limit: number): RecordedEvent[] {
     syncWithOtherConnections();
     const wanted = limit < 0 ? Number.POSITIVE_INFINITY : limit;
-    const out = rowsToEvents(stmt.readIndexed.all(stream, fromVersion, limit) as EventRow[]);
     const entry = recent.get(stream);
+    // Versions from the memory index's first on are not in `stream_index`: no query for them.
+    const out = entry && fromVersion >= entry.firstVersion ? [] : rowsToEvents(stmt.readIndexed.all(stream, fromVersion, limit) as EventRow[]);
     if (!entry || out.length >= wanted) return out;
     const start = Math.max(0, fromVersion - entry.firstVersion);
     for (let i = start; i < entry.positions.length && out.length < wanted; i++) {
-      out.push(rowToEvent(stmt.eventAt.get(entry.positions[i]!) as EventRow));
+      const position = entry.positions[i]!;
+      out.push(tail.at(position) ?? rowToEvent(stmt.eventAt.get(position) as EventRow));
     }
     return out;
   }
@@ -490,9 +506,25 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     if (closed) throw new EventStoreClosedError();
     if (!(limit > 0)) return [];
     limit = Math.floor(limit);
+    const fromTail = readTail(after, limit);
+    if (fromTail !== undefined) return fromTail;
     const text = stmt.readAllJson.get(after, limit) as string | null;
     if (text === null) return [];
     return parseBatch(text, after, limit) ?? rowsToEvents(stmt.readAll.all(after, limit) as EventRow[]);
+  }
+
+  /**
+   * The events after `after` from the tail, when it holds them or knows there are none
+   * (it reaches the head of the log unless another connection committed since); undefined:
+   * read the database.
+   */
+  function readTail(after: number, limit: number): RecordedEvent[] | undefined {
+    if (!tailEnabled) return undefined;
+    syncWithOtherConnections();
+    const last = tail.last();
+    if (last === 0) return undefined;
+    if (after >= last) return [];
+    return tail.after(after, limit);
   }
 
   /** Bulk reads through the port are read ahead in a worker (see sqlite-read-ahead.ts). */
@@ -504,6 +536,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     if (closed) throw new EventStoreClosedError();
     if (!(limit > 0)) return [];
     limit = Math.floor(limit);
+    const fromTail = readTail(after, limit);
+    if (fromTail !== undefined) return fromTail;
     let events: RecordedEvent[] | undefined;
     const ahead = readAhead?.take(after, limit);
     if (ahead !== undefined) {

@@ -13,7 +13,7 @@
 // Snapshots are qcow2 internal snapshots: qemu-img while the VM is off, QMP while it runs;
 // they need the volume files on this machine, so they work on local URIs only.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,8 @@ import {
   type NicNetwork,
 } from './domain-xml.js';
 import { createCommandRunner, isLocalUri, libvirtUriOf, type CommandRunner } from './libvirt-commands.js';
+import { hostnameOf, seedFiles, seedIsoArgs, seedIsoTools, seedToolMissing, type SeedIsoTool } from './cloud-init.js';
+import { addAuthorizedKeysCommand, agentReturnOf, setPasswordCommand, shellLine } from './guest-agent.js';
 
 export interface LibvirtDriverOptions {
   /** Where the pools live on each host (default /var/lib/stratus/libvirt). */
@@ -69,12 +71,17 @@ export interface LibvirtDriverOptions {
   graceStopTimeoutMs?: number;
   /** Force `kvm` or `qemu` (TCG); by default kvm when the host's capabilities offer it. */
   domainType?: 'kvm' | 'qemu';
+  /** Tools tried, in order, to build a cloud-init seed ISO (default: every one the driver knows). */
+  seedIsoTools?: readonly SeedIsoTool[];
   runner?: CommandRunner;
 }
 
 const imagesPool = 'stratus-images';
 const volumesPool = 'stratus-volumes';
 const statePollMs = 250;
+const guestAgentTimeoutSeconds = '10';
+/** The cloud-init seed of a VM, beside the volumes (volume names are `<id>.qcow2|raw`: no clash). */
+export const seedVolumeName = (vmId: string) => `${checkId('vm id', vmId)}.seed.iso`;
 
 interface Attachment { vmId: string; device: string }
 
@@ -221,15 +228,53 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     }
   }
 
-  function openPassword(context: OperationContext, sealed: string): string {
+  function openPassword(context: OperationContext, sealed: string, what = 'VNC password'): string {
     let password: string;
     try {
       password = context.openSecret(sealed);
     } catch {
-      throw new HypervisorError('INVALID_OPERATION', 'the VNC password could not be opened with the key ring');
+      throw new HypervisorError('INVALID_OPERATION', `the ${what} could not be opened with the key ring`);
     }
-    if (password.length === 0) throw new HypervisorError('INVALID_OPERATION', 'the VNC password is empty');
+    if (password.length === 0) throw new HypervisorError('INVALID_OPERATION', `the ${what} is empty`);
     return password;
+  }
+
+  /**
+   * Builds the VM's cloud-init seed on the agent's machine (a private directory, removed right
+   * after) and uploads it into the host's volumes pool; answers its path on the host. Built
+   * again on every define (a recovered VM gets the same content: the same instance id, so
+   * cloud-init does not run its first-boot modules twice).
+   */
+  async function uploadSeed(conn: Connection, operation: OperationOf<'vm.define'>, context: OperationContext): Promise<string> {
+    const access = operation.guestAccess!;
+    const tool = runner.findTool(options.seedIsoTools ?? seedIsoTools) as SeedIsoTool | undefined;
+    if (!tool) throw seedToolMissing();
+    const files = seedFiles({
+      instanceId: operation.vmId,
+      hostname: hostnameOf(operation.name, operation.vmId),
+      access: {
+        sshKeys: access.sshKeys,
+        ...(access.sealedRootPassword !== undefined ? { rootPassword: openPassword(context, access.sealedRootPassword, 'root password') } : {}),
+      },
+      nics: operation.nics.map((nic) => ({
+        mac: nic.mac, ip: nic.ip, ...(nic.netmask ? { netmask: nic.netmask } : {}), ...(nic.gateway ? { gateway: nic.gateway } : {}),
+      })),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-seed-'));
+    try {
+      const paths = { 'user-data': join(dir, 'user-data'), 'meta-data': join(dir, 'meta-data'), ...(files['network-config'] ? { 'network-config': join(dir, 'network-config') } : {}) };
+      for (const [name, path] of Object.entries(paths)) writeFileSync(path, files[name as keyof typeof files]!, { mode: 0o600 });
+      const iso = join(dir, 'seed.iso');
+      await runner.run(tool, seedIsoArgs(tool, iso, paths), conn.signal ? { signal: conn.signal } : {});
+      const name = seedVolumeName(operation.vmId);
+      await ensurePools(conn);
+      await conn.virshIfFound('vol-delete', '--pool', volumesPool, name);
+      await conn.virsh('vol-create-as', volumesPool, name, String(statSync(iso).size), '--format', 'raw');
+      await conn.virsh('vol-upload', '--pool', volumesPool, name, iso);
+      return (await conn.virsh('vol-path', '--pool', volumesPool, name)).trim();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   function requireLocal(conn: Connection, what: string) {
@@ -362,6 +407,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
         disks.push({ device: checkDevice(spec.device), path: volume.path, format: volume.format, volumeId: spec.volumeId });
       }
       const password = operation.sealedVncPassword ? openPassword(context, operation.sealedVncPassword) : randomBytes(6).toString('base64url');
+      const seedIsoPath = operation.guestAccess ? await uploadSeed(conn, operation, context) : undefined;
       const xml = domainXml({
         vmId: operation.vmId,
         title: operation.name,
@@ -371,8 +417,9 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
         disks,
         nics: operation.nics.map((nic) => ({ mac: nic.mac, ip: nic.ip, nicId: nic.nicId })),
         network,
-        antiSpoofing,
+        antiSpoofing: operation.antiSpoofing ?? antiSpoofing,
         vnc: { listen: vncListen, password },
+        ...(seedIsoPath ? { seedIsoPath } : {}),
         guestAgent: true,
       });
       await withXmlFile(xml, (file) => conn.virsh('define', file));
@@ -428,11 +475,17 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
 
     async 'vm.destroy'(conn, operation) {
       const state = await stateOf(conn, operation.vmId);
-      if (state === undefined) return { vmId: operation.vmId };
-      const name = domainName(operation.vmId);
-      if (state !== 'Stopped') await conn.virshIfFound('destroy', name);
-      // Snapshot metadata (if any) and managed saves go with the definition; the volumes stay.
-      await conn.virshIfFound('undefine', name, '--snapshots-metadata', '--managed-save');
+      if (state !== undefined) {
+        const name = domainName(operation.vmId);
+        if (state !== 'Stopped') await conn.virshIfFound('destroy', name);
+        // Snapshot metadata (if any) and managed saves go with the definition; the volumes stay.
+        await conn.virshIfFound('undefine', name, '--snapshots-metadata', '--managed-save');
+      }
+      // The cloud-init seed goes with the definition (a define builds it again), also when an
+      // earlier destroy undefined the VM and stopped short of this.
+      if ((await volumeNames(conn, volumesPool)).includes(seedVolumeName(operation.vmId))) {
+        await conn.virshIfFound('vol-delete', '--pool', volumesPool, seedVolumeName(operation.vmId));
+      }
       return { vmId: operation.vmId };
     },
 
@@ -528,6 +581,24 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       await withXmlFile(vncXml({ listen: vncListen, password }), (file) =>
         conn.virsh('update-device', domainName(operation.vmId), file, '--config', ...(state === 'Stopped' ? [] : ['--live'])));
       return { vmId: operation.vmId };
+    },
+
+    async 'vm.guestAccess'(conn, operation, context) {
+      const state = await requireState(conn, operation.vmId);
+      if (state !== 'Running') throw new HypervisorError('VM_NOT_RUNNING', `VM ${operation.vmId} is ${state}: its guest agent runs only while it runs`);
+      const name = domainName(operation.vmId);
+      const keys = operation.sshKeys ?? [];
+      if (keys.length > 0) {
+        agentReturnOf(await conn.virsh('qemu-agent-command', '--timeout', guestAgentTimeoutSeconds, name, addAuthorizedKeysCommand(operation.username, keys)));
+      }
+      if (operation.sealedPassword !== undefined) {
+        const command = setPasswordCommand(operation.username, openPassword(context, operation.sealedPassword, 'password'));
+        // On stdin, not in virsh's arguments: the password must not show in the process list.
+        const answer = await runner.virshShell(conn.uri, shellLine(['qemu-agent-command', '--timeout', guestAgentTimeoutSeconds, name, command]),
+          conn.signal ? { signal: conn.signal } : {});
+        agentReturnOf(answer.stdout);
+      }
+      return { vmId: operation.vmId, keysAdded: keys.length, passwordSet: operation.sealedPassword !== undefined };
     },
   };
 

@@ -52,6 +52,18 @@ export interface VmNicSpec {
   mac: string;
   ip: string;
   l3NetworkId: string;
+  /** Given with a cloud-init seed, whose network-config sets the address statically. */
+  netmask?: string;
+  gateway?: string;
+}
+
+/**
+ * Access into the guest given at create time (cloud-init NoCloud seed): OpenSSH public keys
+ * for root and the image's default user, and a root password sealed with the key ring.
+ */
+export interface GuestAccessSpec {
+  sshKeys: string[];
+  sealedRootPassword?: string;
 }
 
 /** Every operation a driver understands, discriminated by `op`. */
@@ -72,6 +84,10 @@ export type HypervisorOperation =
       nics: VmNicSpec[];
       /** VNC password sealed with the key ring; a driver may generate one when absent. */
       sealedVncPassword?: string;
+      /** A cloud-init seed with these keys and password is attached (and removed with the VM). */
+      guestAccess?: GuestAccessSpec;
+      /** IP/MAC/ARP spoofing protection on every NIC; the driver's default when absent. */
+      antiSpoofing?: boolean;
     }
   | { op: 'vm.start'; vmId: string }
   | { op: 'vm.stop'; vmId: string; type: StopType }
@@ -87,7 +103,13 @@ export type HypervisorOperation =
   | { op: 'snapshot.revert'; volumeId: string; snapshotId: string }
   | { op: 'snapshot.delete'; volumeId: string; snapshotId: string }
   /** Rotate the VNC password of a defined VM without restarting it. */
-  | { op: 'vnc.setPassword'; vmId: string; sealedPassword: string };
+  | { op: 'vnc.setPassword'; vmId: string; sealedPassword: string }
+  /**
+   * Through the QEMU guest agent of a running VM: add SSH keys to a guest user's
+   * authorized_keys and/or set its password (sealed). GUEST_AGENT_UNAVAILABLE when the
+   * agent is not connected.
+   */
+  | { op: 'vm.guestAccess'; vmId: string; username: string; sshKeys?: string[]; sealedPassword?: string };
 
 export type OperationName = HypervisorOperation['op'];
 
@@ -95,7 +117,7 @@ export type OperationName = HypervisorOperation['op'];
 export const operationNames = [
   'host.probe', 'image.prepare', 'volume.create', 'volume.delete', 'vm.define', 'vm.start', 'vm.stop', 'vm.reboot',
   'vm.pause', 'vm.resume', 'vm.destroy', 'vm.state', 'volume.attach', 'volume.detach', 'snapshot.create',
-  'snapshot.revert', 'snapshot.delete', 'vnc.setPassword',
+  'snapshot.revert', 'snapshot.delete', 'vnc.setPassword', 'vm.guestAccess',
 ] as const satisfies readonly OperationName[];
 export type OperationOf<N extends OperationName> = Extract<HypervisorOperation, { op: N }>;
 
@@ -135,6 +157,7 @@ export interface OperationResults {
   'snapshot.revert': { volumeId: string; snapshotId: string };
   'snapshot.delete': { volumeId: string; snapshotId: string };
   'vnc.setPassword': { vmId: string };
+  'vm.guestAccess': { vmId: string; keysAdded: number; passwordSet: boolean };
 }
 
 export type ResultOf<O extends HypervisorOperation> = OperationResults[O['op']];
@@ -227,7 +250,9 @@ export type SimulatorFault =
   | { kind: 'down' }
   | { kind: 'up' }
   /** Removes every fail/hang rule and brings the host up. */
-  | { kind: 'clear' };
+  | { kind: 'clear' }
+  /** Connects or disconnects the QEMU guest agent of one VM (not connected by default: a blank image runs none). */
+  | { kind: 'guestAgent'; vmId: string; connected: boolean };
 
 export interface FaultRuleView {
   kind: 'fail' | 'hang';

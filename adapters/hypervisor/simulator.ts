@@ -71,6 +71,12 @@ export interface VmRecord {
   vncPasswordChanges: number;
   /** Starts, reboots … for tests that check an operation really happened once. */
   powerCycles: number;
+  /** What the VM was defined with: the seed's keys and whether it set a root password (never the password). */
+  guestAccess?: { sshKeys: string[]; rootPasswordSet: boolean };
+  antiSpoofing?: boolean;
+  /** Keys and password changes that went through the guest agent (never the password). */
+  agentSshKeys?: string[];
+  agentPasswordChanges?: number;
 }
 
 /** A host as the simulator sees it (copies: changing them changes nothing). */
@@ -92,6 +98,8 @@ export interface SimulatorDriver extends HypervisorDriver, FaultInjector {
   up(target: string): void;
   clear(target?: string): void;
   host(hostId: string): SimulatedHostView | undefined;
+  /** Connects or disconnects a VM's guest agent (the synchronous face of the `guestAgent` fault). */
+  guestAgent(vmId: string, connected: boolean): void;
   /** Total VMs over all hosts. */
   vmCount(): number;
 }
@@ -124,6 +132,8 @@ export function createSimulatorDriver(options: SimulatorOptions = {}): Simulator
   let rules: Rule[] = [];
   const downTargets = new Set<string>();
   const hanging = new Map<string, number>();
+  /** VMs whose guest agent answers; by VM id, so it can be set before the VM is defined. */
+  const connectedAgents = new Set<string>();
   const journal: SimulatorJournal | undefined = options.journalFile ? openSimulatorJournal(options.journalFile) : undefined;
 
   if (journal) {
@@ -209,6 +219,10 @@ export function createSimulatorDriver(options: SimulatorOptions = {}): Simulator
         else downTargets.delete(target);
         return;
       case 'clear': clear(target); return;
+      case 'guestAgent':
+        if (fault.connected) connectedAgents.add(fault.vmId);
+        else connectedAgents.delete(fault.vmId);
+        return;
     }
   }
 
@@ -384,6 +398,10 @@ export function createSimulatorDriver(options: SimulatorOptions = {}): Simulator
         nics: operation.nics.map((nic) => ({ ...nic })),
         vncPasswordChanges: operation.sealedVncPassword ? 1 : 0,
         powerCycles: 0,
+        ...(operation.guestAccess ? {
+          guestAccess: { sshKeys: [...operation.guestAccess.sshKeys], rootPasswordSet: operation.guestAccess.sealedRootPassword !== undefined },
+        } : {}),
+        ...(operation.antiSpoofing !== undefined ? { antiSpoofing: operation.antiSpoofing } : {}),
       });
       return { vmId: operation.vmId, state: 'Stopped' };
     },
@@ -518,6 +536,29 @@ export function createSimulatorDriver(options: SimulatorOptions = {}): Simulator
       save.vm(host, { ...vm, vncPasswordChanges: vm.vncPasswordChanges + 1 });
       return { vmId: vm.vmId };
     },
+
+    'vm.guestAccess'(host, operation, context) {
+      const vm = vmOf(host, operation.vmId);
+      if (vm.state !== 'Running') throw new HypervisorError('VM_NOT_RUNNING', `VM ${vm.vmId} is ${vm.state}: its guest agent runs only while it runs`);
+      if (!connectedAgents.has(vm.vmId)) throw new HypervisorError('GUEST_AGENT_UNAVAILABLE', `the QEMU guest agent of VM ${vm.vmId} is not connected`);
+      if (operation.sealedPassword !== undefined) {
+        let password: string;
+        try {
+          password = context.openSecret(operation.sealedPassword);
+        } catch {
+          throw new HypervisorError('INVALID_OPERATION', 'the password could not be opened with the key ring');
+        }
+        if (password.length === 0) throw new HypervisorError('INVALID_OPERATION', 'the password is empty');
+      }
+      const keys = operation.sshKeys ?? [];
+      const known = new Set(vm.agentSshKeys ?? []);
+      save.vm(host, {
+        ...vm,
+        agentSshKeys: [...known, ...keys.filter((key) => !known.has(key))],
+        agentPasswordChanges: (vm.agentPasswordChanges ?? 0) + (operation.sealedPassword !== undefined ? 1 : 0),
+      });
+      return { vmId: vm.vmId, keysAdded: keys.length, passwordSet: operation.sealedPassword !== undefined };
+    },
   };
 
   const driver: SimulatorDriver = {
@@ -545,6 +586,7 @@ export function createSimulatorDriver(options: SimulatorOptions = {}): Simulator
     hang(target, spec = {}) { addRule(target, 'hang', spec); },
     down(target) { downTargets.add(target); },
     up(target) { applyFault(target, { kind: 'up' }); },
+    guestAgent(vmId, connected) { applyFault('*', { kind: 'guestAgent', vmId, connected }); },
     clear,
 
     host(hostId) {
@@ -612,8 +654,12 @@ export function parseSimulatorFaults(text: string | undefined): ConfiguredFault[
 
 /** Why `value` is not a SimulatorFault, or undefined when it is one. */
 export function simulatorFaultProblem(value: Record<string, unknown>): string | undefined {
-  const kinds = ['fail', 'hang', 'down', 'up', 'clear'];
+  const kinds = ['fail', 'hang', 'down', 'up', 'clear', 'guestAgent'];
   if (typeof value.kind !== 'string' || !kinds.includes(value.kind)) return `kind must be one of ${kinds.join(', ')}`;
+  if (value.kind === 'guestAgent') {
+    if (typeof value.vmId !== 'string' || value.vmId === '') return 'a guestAgent fault names the VM (vmId)';
+    if (typeof value.connected !== 'boolean') return 'a guestAgent fault says whether the agent is connected (connected: true|false)';
+  }
   if (value.count !== undefined && (!Number.isInteger(value.count) || (value.count as number) < 1)) return 'count must be a positive integer';
   if (value.op !== undefined && !(operationNames as readonly string[]).includes(value.op as string)) return `op must be one of ${operationNames.join(', ')}`;
   return undefined;

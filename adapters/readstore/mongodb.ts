@@ -21,7 +21,8 @@
 // with `id` mapped to `_id` so that lookups use the primary key.
 
 import { MongoClient, MongoServerError, type AnyBulkWriteOperation, type Db, type Document } from 'mongodb';
-import type { Doc, FieldCondition, Filter, FindOptions, IndexSpec, ReadStore, WriteBatch } from './port.js';
+import { applyPatch, parsePatch, type PatchPaths } from './patch-paths.js';
+import type { Doc, FieldCondition, Filter, FindOptions, IndexSpec, Lease, ReadStore, WriteBatch } from './port.js';
 
 export interface MongoReadStoreOptions {
   /** A `mongodb://` or `mongodb+srv://` connection string. */
@@ -44,6 +45,10 @@ const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
 const PATH = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const CHECKPOINTS = '_checkpoints';
 const INDEXES = '_indexes';
+const LEASES = '_leases';
+const DUPLICATE_KEY = 11000;
+/** Versions of a lease kept behind the latest (older ones are removed after each change). */
+const LEASE_HISTORY = 16;
 /** Fields the adapter adds to every stored document, removed from every answer. */
 const HIDDEN = { _id: 0, _pos: 0 } as const;
 /** Documents per insert command and ids per `$in` read. */
@@ -54,6 +59,8 @@ const INSERT_CHUNK = 1000;
  */
 const UPDATE_CHUNK = 50;
 const NAMESPACE_NOT_FOUND = 26;
+/** Top-level fields the adapter keeps beside a document's own: a patch may not set them. */
+const MONGO_RESERVED = ['_id', '_pos'];
 
 const SCALAR_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte']);
 const LIST_OPERATORS = new Set(['$in', '$nin']);
@@ -278,6 +285,66 @@ class MongoReadStore implements ReadStore {
     if (this.ownsClient) await this.client.close();
   }
 
+  // --- leases ---------------------------------------------------------------------------
+  //
+  // A compare-and-set without transactions, and without trusting a conditional update to
+  // re-check its filter as it writes (MongoDB does; FerretDB 1.x reads, changes in memory
+  // and writes back): every change of a lease INSERTS a document `<name>@<version>`, one
+  // version past the latest one read. The unique _id makes the insert the atomic step: of
+  // two contenders that read the same latest version, one insert fails. The latest version
+  // is the lease. Old versions are removed; a contender so slow that its version was
+  // removed again before it inserted finds, reading back, that a later version exists.
+
+  private leaseIndex: Promise<unknown> | undefined;
+
+  private leases() {
+    const col = this.db.collection(LEASES);
+    this.leaseIndex ??= col.createIndex({ lease: 1, version: -1 }, { name: 'lease_1_version_-1' }).catch((error: unknown) => {
+      this.leaseIndex = undefined;
+      throw error;
+    });
+    return col;
+  }
+
+  async lease(name: string): Promise<Lease | undefined> {
+    const col = this.leases();
+    await this.leaseIndex;
+    const [latest] = await col.find({ lease: name }, { sort: [['version', -1]], limit: 1 }).toArray();
+    return latest === undefined ? undefined : { name, holder: String(latest.holder), expiresAt: Number(latest.expiresAt), version: Number(latest.version) };
+  }
+
+  private async writeLeaseVersion(next: Lease): Promise<boolean> {
+    const col = this.leases();
+    try {
+      await col.insertOne({ _id: `${next.name}@${next.version}` as never, lease: next.name, holder: next.holder, expiresAt: next.expiresAt, version: next.version });
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) return false;
+      throw error;
+    }
+    const latest = await this.lease(next.name);
+    if (latest?.version !== next.version) {
+      await col.deleteOne({ _id: `${next.name}@${next.version}` as never });
+      return false;
+    }
+    if (next.version > LEASE_HISTORY) await col.deleteMany({ lease: next.name, version: { $lt: next.version - LEASE_HISTORY } }).catch(() => undefined);
+    return true;
+  }
+
+  async acquireLease(name: string, holder: string, now: number, expiresAt: number): Promise<Lease> {
+    if (typeof holder !== 'string' || holder === '') throw new TypeError('a lease holder is a non-empty string');
+    const current = await this.lease(name);
+    if (current && current.holder !== '' && current.holder !== holder && current.expiresAt > now) return current;
+    const next: Lease = { name, holder, expiresAt, version: (current?.version ?? 0) + 1 };
+    if (await this.writeLeaseVersion(next)) return next;
+    return (await this.lease(name))!;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    const current = await this.lease(name);
+    if (current?.holder !== holder) return;
+    await this.writeLeaseVersion({ name, holder: '', expiresAt: 0, version: current.version + 1 });
+  }
+
   /** Documents patched without being read: read them now and apply the patches here. */
   private async resolvePending(collection: string, entries: Map<string, Entry>): Promise<void> {
     const ids = [...entries].filter(([, entry]) => entry.state === PENDING && entry.patches!.length > 1).map(([id]) => id);
@@ -364,7 +431,7 @@ class MongoWriteBatch implements WriteBatch {
 
   patch(collection: string, id: string, fields: Record<string, unknown>): void {
     const entries = this.entriesOf(collection);
-    const changes = patchPaths(fields);
+    const changes = parsePatch(fields, MONGO_RESERVED);
     const entry = entries.get(id);
     if (entry === undefined) entries.set(id, { state: PENDING, dirty: true, doc: undefined, patches: [changes] });
     else if (entry.state === PENDING) entry.patches!.push(changes);
@@ -428,81 +495,4 @@ function writeOperations(entries: Map<string, Entry>, stored: Map<string, number
     }
   }
   return { inserts, updates };
-}
-
-// ---------------------------------------------------------------------------------------
-// Patches: MongoDB $set / $unset by dotted path, applied in memory to documents the batch holds
-
-type PatchPaths = Array<[segments: string[], value: unknown]>;
-
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
-const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
-
-function patchPaths(fields: Record<string, unknown>): PatchPaths {
-  if (typeof fields !== 'object' || fields === null) throw new TypeError('patch fields must be an object');
-  const out: PatchPaths = [];
-  for (const [path, value] of Object.entries(fields)) {
-    const segments = path.split('.');
-    if (segments.some((s) => s === '' || s.startsWith('$') || FORBIDDEN_SEGMENTS.has(s))) throw new TypeError(`invalid patch path ${JSON.stringify(path)}`);
-    if (segments[0] === 'id' || segments[0] === '_id' || segments[0] === '_pos') throw new TypeError(`a patch cannot change ${segments[0]}`);
-    // Copy now: later changes to the caller's objects must not leak into the batch.
-    out.push([segments, value === undefined ? undefined : copy(value)]);
-  }
-  const paths = out.map(([s]) => s.join('.')).sort();
-  for (let i = 1; i < paths.length; i++) {
-    if (paths[i]!.startsWith(`${paths[i - 1]!}.`)) throw new TypeError(`patch paths ${paths[i - 1]} and ${paths[i]} conflict`);
-  }
-  return out;
-}
-
-/** Applies all changes or, when one cannot be applied (MongoDB would refuse it), none. */
-function applyPatch(doc: Doc, changes: PatchPaths): void {
-  for (const [segments, value] of changes) setPath(doc, segments, value, true);
-  for (const [segments, value] of changes) setPath(doc, segments, value, false);
-}
-
-function setPath(root: Record<string, unknown>, segments: string[], value: unknown, dryRun: boolean): void {
-  let current: Record<string, unknown> | unknown[] = root;
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
-    const isArray = Array.isArray(current);
-    if (isArray && !ARRAY_INDEX.test(segment)) {
-      if (value === undefined) return;
-      throw new TypeError(`cannot create field '${segment}' in array '${segments.slice(0, i).join('.')}'`);
-    }
-    const index = isArray ? Number(segment) : -1;
-    const last = i === segments.length - 1;
-    if (last) {
-      if (dryRun) return;
-      if (isArray) {
-        const array = current as unknown[];
-        if (value === undefined) {
-          if (index < array.length) array[index] = null; // MongoDB's $unset of an element
-        } else {
-          while (array.length < index) array.push(null);
-          array[index] = value;
-        }
-      } else if (value === undefined) delete (current as Record<string, unknown>)[segment];
-      else (current as Record<string, unknown>)[segment] = value;
-      return;
-    }
-    let next: unknown = isArray
-      ? (current as unknown[])[index]
-      : Object.hasOwn(current, segment)
-        ? (current as Record<string, unknown>)[segment]
-        : undefined;
-    if (next === undefined) {
-      if (value === undefined || dryRun) return;
-      next = {};
-      if (isArray) {
-        const array = current as unknown[];
-        while (array.length < index) array.push(null);
-        array[index] = next;
-      } else (current as Record<string, unknown>)[segment] = next;
-    } else if (typeof next !== 'object' || next === null) {
-      if (value === undefined) return;
-      throw new TypeError(`cannot create field '${segments[i + 1]}' in '${segments.slice(0, i + 1).join('.')}'`);
-    }
-    current = next as Record<string, unknown> | unknown[];
-  }
 }

@@ -54,6 +54,21 @@ export interface WriteBatch {
   delete(collection: string, id: string): void;
 }
 
+/**
+ * A lease: who may run a singleton (a projection on one worker of many) until when. Times
+ * are epoch milliseconds from the callers' clocks, so the lease time must be far longer than
+ * the clock skew between the processes that contend.
+ */
+export interface Lease {
+  name: string;
+  /** Empty when released. */
+  holder: string;
+  /** The holder may act until this time; from then on anyone may take the lease. */
+  expiresAt: number;
+  /** Grows by one with every change of the lease (acquire, renewal, release). */
+  version: number;
+}
+
 export interface ReadStore {
   get(collection: string, id: string): Promise<Doc | undefined>;
   find(collection: string, filter: Filter, options?: FindOptions): Promise<Doc[]>;
@@ -68,6 +83,18 @@ export interface ReadStore {
   checkpoint(projection: string): Promise<{ position: number; version: number } | undefined>;
   /** Removes the collections and the checkpoint of a projection, recording its new version. */
   reset(projection: string, collections: string[], version: number): Promise<void>;
+  /**
+   * Compare-and-set on a lease: `holder` gets `name` until `expiresAt` if nobody holds it,
+   * the last holder's time has passed at `now`, or `holder` holds it already (a renewal;
+   * nobody else can renew it). Atomic across processes: of contenders at the same time, at
+   * most one wins. Resolves with the lease as it stands afterwards: won when its holder is
+   * `holder`.
+   */
+  acquireLease(name: string, holder: string, now: number, expiresAt: number): Promise<Lease>;
+  /** Gives the lease up at once if `holder` still holds it (a graceful stop); else nothing. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** The lease as it stands, undefined if never taken. */
+  lease(name: string): Promise<Lease | undefined>;
   /** Iterates a collection in id order (for comparisons and exports). */
   scan(collection: string, batchSize?: number): AsyncIterable<Doc>;
   close(): Promise<void>;

@@ -32,7 +32,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Doc, Filter, FindOptions, IndexSpec, ReadStore, WriteBatch } from './port.js';
+import { applyPatch, parsePatch, type PatchPaths } from './patch-paths.js';
+import type { Doc, Filter, FindOptions, IndexSpec, Lease, ReadStore, WriteBatch } from './port.js';
 import {
   assertPath,
   compileFilter,
@@ -101,6 +102,12 @@ CREATE TABLE IF NOT EXISTS read_indexes (
   spec       TEXT NOT NULL,
   PRIMARY KEY (collection, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leases (
+  name       TEXT PRIMARY KEY,
+  holder     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  version    INTEGER NOT NULL
+) WITHOUT ROWID;
 `;
 
 interface DocStatements {
@@ -158,6 +165,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   private readonly checkpointAdvance: Statement;
   private readonly checkpointReset: Statement;
   private readonly indexInsert: Statement;
+  private readonly tableExists: Statement;
   private readonly applyBatch: (buffer: BatchBuffer, projection: string, position: number) => void;
   private readonly bulk: BulkWriter | undefined;
 
@@ -190,6 +198,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       `INSERT INTO checkpoints (projection, position, version) VALUES (?, 0, ?)
        ON CONFLICT (projection) DO UPDATE SET position = 0, version = excluded.version`,
     );
+    this.tableExists = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").pluck();
     this.indexInsert = this.db.prepare(
       'INSERT INTO read_indexes (collection, name, spec) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
     );
@@ -251,7 +260,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     await this.settle();
     const col = this.collection(collection);
     const { sql, params } = this.selectSql(col, filter, options);
-    if (!col.exists) return [];
+    if (!this.present(col)) return [];
     this.buildIndexes(col);
     const rows = this.query(sql, 'pluck').all(...params) as string[];
     return rows.map((json) => JSON.parse(json) as Doc);
@@ -261,7 +270,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     await this.settle();
     const col = this.collection(collection);
     const where = compileFilter(filter, col.kinds);
-    if (!col.exists) return 0;
+    if (!this.present(col)) return 0;
     this.buildIndexes(col);
     return this.query(`SELECT count(*) FROM ${quote(col.table)} WHERE ${where.sql}`, 'pluck').get(
       ...where.params,
@@ -271,7 +280,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   explain(collection: string, filter: Filter, options: FindOptions = {}): QueryExplanation {
     const col = this.collection(collection);
     const { sql, params } = this.selectSql(col, filter, options);
-    if (!col.exists) return { sql, params, plan: [] };
+    if (!this.present(col)) return { sql, params, plan: [] };
     this.buildIndexes(col);
     const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
     return { sql, params, plan: rows.map((r) => r.detail) };
@@ -283,7 +292,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     let after: string | undefined;
     for (;;) {
       await this.settle();
-      if (!col.exists) return;
+      if (!this.present(col)) return;
       const table = quote(col.table);
       const rows = (
         after === undefined
@@ -377,6 +386,38 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     return out;
   }
 
+  // --- leases: one row per lease, changed under SQLite's write lock (BEGIN IMMEDIATE), which
+  // also serializes the processes that share the file.
+
+  async acquireLease(name: string, holder: string, now: number, expiresAt: number): Promise<Lease> {
+    if (typeof holder !== 'string' || holder === '') throw new TypeError('a lease holder is a non-empty string');
+    await this.settle();
+    const take = this.db.transaction((): Lease => {
+      const current = this.leaseRow(name);
+      if (current && current.holder !== '' && current.holder !== holder && current.expiresAt > now) return current;
+      const next: Lease = { name, holder, expiresAt, version: (current?.version ?? 0) + 1 };
+      this.db.prepare('INSERT INTO leases (name, holder, expires_at, version) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, version = excluded.version')
+        .run(name, holder, expiresAt, next.version);
+      return next;
+    });
+    return take.immediate();
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.settle();
+    this.db.prepare("UPDATE leases SET holder = '', expires_at = 0, version = version + 1 WHERE name = ? AND holder = ?").run(name, holder);
+  }
+
+  async lease(name: string): Promise<Lease | undefined> {
+    await this.settle();
+    return this.leaseRow(name);
+  }
+
+  private leaseRow(name: string): Lease | undefined {
+    const row = this.db.prepare('SELECT holder, expires_at AS expiresAt, version FROM leases WHERE name = ?').get(name) as Omit<Lease, 'name'> | undefined;
+    return row === undefined ? undefined : { name, ...row };
+  }
+
   async reset(projection: string, collections: string[], version: number): Promise<void> {
     if (!Number.isSafeInteger(version)) throw new RangeError('version must be an integer');
     await this.settle();
@@ -417,7 +458,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
   }
 
   readJson(col: Collection, id: string): string | undefined {
-    if (!col.exists) return undefined;
+    if (!this.present(col)) return undefined;
     return this.statements(col).get.get(id) as string | undefined;
   }
 
@@ -442,12 +483,12 @@ class SqliteReadStoreImpl implements SqliteReadStore {
           }
           break;
         case ABSENT:
-          if (!col.exists) break;
+          if (!this.present(col)) break;
           st ??= this.statements(col);
           st.remove.run(id);
           break;
         case PENDING: {
-          if (!col.exists) break;
+          if (!this.present(col)) break;
           st ??= this.statements(col);
           const json = st.get.get(id) as string | undefined;
           if (json === undefined) break; // patching a missing document does nothing
@@ -476,6 +517,18 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     } finally {
       this.createdTables = [];
     }
+  }
+
+  /**
+   * Whether the collection's table exists. One that did not may have been created since by
+   * another connection (another process sharing the file): look again before answering.
+   */
+  private present(col: Collection): boolean {
+    if (col.exists) return true;
+    if (this.tableExists.get(col.table) === undefined) return false;
+    col.exists = true;
+    col.indexesPending = true;
+    return true;
   }
 
   private createTable(col: Collection): void {
@@ -623,7 +676,7 @@ class SqliteWriteBatch implements WriteBatch {
 
   patch(collection: string, id: string, fields: Record<string, unknown>): void {
     const entries = this.entries(collection);
-    const changes = patchPaths(fields);
+    const changes = parsePatch(fields);
     const entry = entries.get(id);
     if (entry === undefined) {
       entries.set(id, { state: PENDING, dirty: true, json: undefined, doc: undefined, patches: [changes] });
@@ -655,98 +708,5 @@ class SqliteWriteBatch implements WriteBatch {
     this.lastCollection = col;
     this.lastEntries = entries;
     return entries;
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Patches: MongoDB $set / $unset by dotted path
-
-type PatchPaths = Array<[segments: string[], value: unknown]>;
-
-const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
-const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
-const MAX_ARRAY_PADDING = 1000;
-
-function patchPaths(fields: Record<string, unknown>): PatchPaths {
-  if (typeof fields !== 'object' || fields === null) throw new TypeError('patch fields must be an object');
-  const out: PatchPaths = [];
-  let dotted = false;
-  for (const [path, value] of Object.entries(fields)) {
-    const segments = path.split('.');
-    if (segments.length > 1) dotted = true;
-    if (segments.some((s) => s === '' || FORBIDDEN_SEGMENTS.has(s))) throw new TypeError(`invalid patch path ${JSON.stringify(path)}`);
-    if (segments[0] === 'id') throw new TypeError('a patch cannot change id');
-    // Copy now: later changes to the caller's objects must not leak into the batch.
-    out.push([segments, typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value]);
-  }
-  // Distinct keys conflict only when one is a dotted path into another.
-  if (dotted && out.length > 1) {
-    const paths = out.map(([s]) => s.join('.')).sort();
-    for (let i = 1; i < paths.length; i++) {
-      if (paths[i]!.startsWith(`${paths[i - 1]!}.`)) {
-        throw new TypeError(`patch paths ${paths[i - 1]} and ${paths[i]} conflict`);
-      }
-    }
-  }
-  return out;
-}
-
-/** Applies all changes or, when one cannot be applied (MongoDB would refuse it), none. */
-function applyPatch(doc: Doc, changes: PatchPaths): void {
-  for (const [segments, value] of changes) setPath(doc, segments, value, true);
-  for (const [segments, value] of changes) setPath(doc, segments, value, false);
-}
-
-function setPath(root: Record<string, unknown>, segments: string[], value: unknown, dryRun: boolean): void {
-  let current: Record<string, unknown> | unknown[] = root;
-  for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
-    const isArray = Array.isArray(current);
-    if (isArray && !ARRAY_INDEX.test(segment)) {
-      if (value === undefined) return;
-      throw new TypeError(`cannot create field '${segment}' in array '${segments.slice(0, i).join('.')}'`);
-    }
-    const index = isArray ? Number(segment) : -1;
-    if (isArray && index > (current as unknown[]).length + MAX_ARRAY_PADDING) {
-      throw new TypeError(`array index ${segment} is too far past the end of '${segments.slice(0, i).join('.')}'`);
-    }
-    if (i === segments.length - 1) {
-      if (dryRun) return;
-      if (isArray) {
-        const array = current as unknown[];
-        // MongoDB's $unset of an array element leaves a null in its place.
-        if (value === undefined) {
-          if (index < array.length) array[index] = null;
-        } else {
-          while (array.length < index) array.push(null);
-          array[index] = value;
-        }
-      } else if (value === undefined) {
-        delete (current as Record<string, unknown>)[segment];
-      } else {
-        (current as Record<string, unknown>)[segment] = value;
-      }
-      return;
-    }
-    let next: unknown = isArray
-      ? (current as unknown[])[index]
-      : Object.hasOwn(current, segment)
-        ? (current as Record<string, unknown>)[segment]
-        : undefined;
-    if (next === undefined) {
-      if (value === undefined || dryRun) return; // nothing to unset / the rest will be created
-      next = {};
-      if (isArray) {
-        const array = current as unknown[];
-        while (array.length < index) array.push(null);
-        array[index] = next;
-      } else {
-        (current as Record<string, unknown>)[segment] = next;
-      }
-    } else if (typeof next !== 'object' || next === null) {
-      if (value === undefined) return;
-      throw new TypeError(`cannot create field '${segments[i + 1]}' in '${segments.slice(0, i + 1).join('.')}'`);
-    }
-    current = next as Record<string, unknown> | unknown[];
   }
 }

@@ -28,6 +28,11 @@ const faultBody = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('down') }),
   z.strictObject({ kind: z.literal('up') }),
   z.strictObject({ kind: z.literal('clear') }),
+  z.strictObject({
+    kind: z.literal('guestAgent'),
+    vmId: z.string().min(1).max(64).describe('the VM whose QEMU guest agent is connected or not (not connected by default)'),
+    connected: z.boolean(),
+  }),
 ]);
 
 const faultsView = z.object({
@@ -69,7 +74,7 @@ export function simulatorEndpoints(deps: { eventStore: EventStore; tasks: Tasks;
       method: 'post',
       path: '/v1/simulator/hosts/:hostId/faults',
       tag: 'simulator',
-      summary: 'Inject a fault into a simulator host: fail or hang its next operations, take it down or up, clear',
+      summary: 'Inject a fault into a simulator host: fail or hang its next operations, take it down or up, clear, or connect/disconnect a VM\'s guest agent',
       permission: 'simulator:update',
       body: faultBody,
       responses: { 200: { description: 'Injected; the host\'s pending faults', schema: faultsView.extend({ taskId: z.string() }) } },

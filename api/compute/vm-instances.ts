@@ -18,7 +18,11 @@ import { respondWithTask } from '../shared/task-response.js';
 import { awaitPosition } from './resources.js';
 import { vmZoneScope } from './vm-zone-scope.js';
 import { bothScopes } from '../shared/zone-scope.js';
-import { assertInProject, projectForCreate, projectListScope } from '../tenancy/scope.js';
+import { assertInProject, projectForCreate, projectListScope, projectZone } from '../tenancy/scope.js';
+import type { SecretBox } from '../../adapters/secrets/port.js';
+import type { OperationRequester } from '../../commands/effects/operation-request.js';
+import { setGuestAccess } from '../../commands/compute/vm-guest-access.js';
+import { maxSshKeys } from '../../domain/compute/guest-access.js';
 
 // /v1/vm-instances. Long operations (create, start, stop, reboot, pause, resume, DELETE,
 // expunge) are tasks a process completes: 202 + Location, or the outcome with
@@ -41,7 +45,19 @@ const createBody = z.strictObject({
   hostId: idSchema.optional(),
   strategy: z.enum(createStrategies).optional(),
   projectId: idSchema.optional().describe('The project the VM belongs to: its quota is reserved first (a project session: always its own)'),
+  sshKeys: z.array(z.string().min(1).max(16_384)).max(maxSshKeys).optional()
+    .describe('OpenSSH public keys for root and the image\'s default user, given through a cloud-init seed (CD-ROM)'),
+  rootPassword: z.string().min(1).max(256).optional()
+    .describe('Root password set through the cloud-init seed; encrypted at once, stored and shown nowhere'),
+  antiSpoofing: z.boolean().optional().describe('IP/MAC/ARP spoofing protection on its NICs (default: the setting vm.antiSpoofing)'),
 });
+
+const guestAccessBody = z.strictObject({
+  username: z.string().min(1).max(32).optional().describe('The guest user (default root)'),
+  sshKeys: z.array(z.string().min(1).max(16_384)).max(maxSshKeys).optional().describe('OpenSSH public keys added to the user\'s authorized_keys'),
+  password: z.string().min(1).max(256).optional().describe('The user\'s new password; encrypted at once, stored nowhere'),
+}).refine((body) => (body.sshKeys?.length ?? 0) > 0 || body.password !== undefined, { message: 'give sshKeys, a password, or both' });
+const guestAccessResult = z.object({ id: z.string(), username: z.string(), keysAdded: z.number(), passwordSet: z.boolean(), taskId: z.string() });
 
 const updateBody = z.strictObject({
   name: z.string().trim().min(1).max(255).optional(),
@@ -73,6 +89,8 @@ const vmView = z.object({
   destroyedAt: z.string().nullable(),
   expungeAt: z.string().nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  antiSpoofing: z.boolean(),
+  guestAccess: z.object({ sshKeys: z.array(z.string()), rootPasswordSet: z.boolean() }).nullable(),
 });
 const taskAccepted = { 202: { description: 'Accepted: follow the task at Location (or send Prefer: wait=<seconds>)' } };
 
@@ -82,6 +100,10 @@ export interface VmApiDeps {
   runner: ProjectionRunner;
   clock: Clock;
   tasks: Tasks;
+  /** Seals root passwords given at create time and guest passwords. */
+  secrets?: SecretBox;
+  /** Guest agent commands through the VM's host agent (absent: the guest-access endpoint answers 503). */
+  requestOperation?: OperationRequester;
 }
 
 /** The document as users see it: without what the read model keeps for itself. */
@@ -106,7 +128,7 @@ const versionOption = (req: Request) => {
 };
 
 export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
-  const commandDeps: VmCommandDeps = { store: deps.eventStore, readStore: deps.readStore, clock: deps.clock };
+  const commandDeps: VmCommandDeps = { store: deps.eventStore, readStore: deps.readStore, clock: deps.clock, ...(deps.secrets ? { secrets: deps.secrets } : {}) };
   const zones = vmZoneScope(deps);
 
   async function runTask(req: Request, res: Response, spec: TaskSpec, work: TaskWork<unknown>, options: { successStatus: 200 | 201; long: boolean }) {
@@ -155,6 +177,9 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
         const justCreate = body.strategy === 'JustCreate';
         const projectId = projectForCreate(res, body.projectId);
         if (projectId !== undefined) body.projectId = projectId;
+        // A project's VMs go to the project's zone unless another is asked (its networks must be there).
+        body.zoneId ??= await projectZone(deps.readStore, projectId);
+        if (body.zoneId === undefined) delete body.zoneId;
         await zones.prepareCreate(req, res, body, vmId);
         await runTask(req, res, {
           action: 'CreateVmInstance', resourceType: 'vm', resourceIds: [vmId], request: body, ...(justCreate ? {} : { completedBy: 'process' as const }),
@@ -248,6 +273,27 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
         const options = versionOption(req);
         await runTask(req, res, { action: 'RecoverVmInstance', resourceType: 'vm', resourceIds: [vmId], request: { vmId } },
           async (task) => ({ result: await recoverVm(commandDeps, vmId, task, options) }), { successStatus: 200, long: false });
+      },
+    }),
+    endpoint({
+      method: 'post',
+      path: '/v1/vm-instances/:id/guest-access',
+      tag: 'vm-instances',
+      summary: 'Add SSH keys to a guest user and/or set its password on a running VM, through its QEMU guest agent (GUEST_AGENT_UNAVAILABLE when the agent is not connected)',
+      permission: 'vm:guest-access',
+      body: guestAccessBody,
+      responses: { 200: { description: 'Done in the guest', schema: guestAccessResult } },
+      async handle({ req, res, params, body }) {
+        const vmId = params.id!;
+        const { secrets, requestOperation } = deps;
+        if (!secrets || !requestOperation) throw new ProblemError(503, 'GUEST_AGENT_UNAVAILABLE', 'this Stratus cannot reach hypervisor agents');
+        // The task records the request with the password redacted (`password` is a secret field name).
+        await runTask(req, res, { action: 'SetVmGuestAccess', resourceType: 'vm', resourceIds: [vmId], request: { vmId, ...body } },
+          async ({ metadata }) => ({
+            result: await setGuestAccess({ store: deps.eventStore, secrets, requestOperation }, vmId, body,
+              metadata.correlationId ? { correlationId: metadata.correlationId } : {}),
+          }),
+          { successStatus: 200, long: false });
       },
     }),
     endpoint({

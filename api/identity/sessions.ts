@@ -28,6 +28,9 @@ const loginAnswer = z.object({
   expiresAt: z.string(),
   user: z.object({ id: z.string(), username: z.string() }),
   restriction: z.literal('totp-enrollment').optional().describe('The session may only enrol in two-factor authentication'),
+  notices: z.array(z.object({
+    code: z.literal('PROJECT_EXPIRING'), projectId: z.string(), deadline: z.string(), action: z.string(), daysLeft: z.number(), message: z.string(),
+  })).optional().describe('A project login within 14 days of the project\'s reclaim deadline: the expiry reminder'),
 });
 
 const activeParameter = z.enum(['true', 'false']).optional();
@@ -46,7 +49,7 @@ export function sessionEndpoints(deps: { eventStore: EventStore; readStore: Read
       responses: {
         201: { description: 'Logged in', schema: loginAnswer },
         401: { description: 'Wrong user name or password (INVALID_CREDENTIALS), two-factor code needed (TOTP_REQUIRED) or wrong (INVALID_TOTP)' },
-        403: { description: 'The client address is refused by the IP lists (IP_NOT_ALLOWED)' },
+        403: { description: 'The client address is refused by the IP lists (IP_NOT_ALLOWED); a project login: not a member, project disabled or expired (PROJECT_LOGIN_EXPIRED), outside its login windows (LOGIN_WINDOW_CLOSED)' },
         409: { description: 'The user has the most concurrent sessions allowed (SESSION_LIMIT_REACHED)' },
         429: { description: 'Too many failed attempts from this address; see Retry-After (RATE_LIMITED)' },
       },
@@ -67,6 +70,7 @@ export function sessionEndpoints(deps: { eventStore: EventStore; readStore: Read
           expiresAt: new Date(session.expiresAt).toISOString(),
           user: session.user,
           ...(session.restriction ? { restriction: session.restriction } : {}),
+          ...(session.notices ? { notices: session.notices } : {}),
         });
       },
     }),

@@ -16,6 +16,7 @@ import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/e
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
+import { assertUserVisible, userVisibilityScope } from '../tenancy/organizations.js';
 import { loginThrottleOf, rateLimitProblem } from './runtime.js';
 
 export const usernameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, '1 to 64 letters, digits and . _ @ -, starting with a letter or digit');
@@ -113,7 +114,9 @@ export function userEndpoints(deps: { eventStore: EventStore; readStore: ReadSto
       listQuery: true,
       responses: { 200: { description: 'Users' } },
       async handle({ req, res }) {
-        await sendList(req, res, deps, { collection: usersCollection, fields: userListFields, defaultSort: [['username', 1]], scope: {} });
+        // A platform member in a department sees the users of their organization tree only (issue 7).
+        const scope = await userVisibilityScope(deps.readStore, localsOf(res).principal!);
+        await sendList(req, res, deps, { collection: usersCollection, fields: userListFields, defaultSort: [['username', 1]], scope });
       },
     }),
     endpoint({
@@ -124,7 +127,10 @@ export function userEndpoints(deps: { eventStore: EventStore; readStore: ReadSto
       permission: 'user:read',
       responses: { 200: userAnswer },
       async handle({ res, params }) {
-        await sendUser(res, targetUserId(localsOf(res).principal!, params.id!));
+        const principal = localsOf(res).principal!;
+        const userId = targetUserId(principal, params.id!);
+        await assertUserVisible(deps.readStore, principal, userId);
+        await sendUser(res, userId);
       },
     }),
     endpoint({

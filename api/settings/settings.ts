@@ -5,6 +5,9 @@ import { changeSetting } from '../../commands/settings/settings.js';
 import { loadAggregate } from '../../commands/shared/handle-command.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
 import { allSettings, settingsDecider, settingsStream } from '../../domain/settings/settings.js';
+import { findSetting } from '../../domain/settings/definitions.js';
+import type { SecretBox } from '../../adapters/secrets/port.js';
+import { REDACTED } from '../../commands/shared/redact.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -19,7 +22,11 @@ const settingView = z.object({
   max: z.number().optional(),
   unit: z.string().optional(),
   values: z.array(z.string()).optional(),
+  sealed: z.boolean().optional().describe('A secret: stored encrypted; its value reads *** when set'),
 });
+
+/** A sealed setting (a password) is never shown, not even encrypted: only whether it is set. */
+const visible = <T extends { sealed?: boolean; value: unknown }>(setting: T): T => (setting.sealed ? { ...setting, value: setting.value === '' ? '' : REDACTED } : setting);
 
 const changeBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean()]) });
 
@@ -33,7 +40,7 @@ function ifMatchVersion(header: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
-export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
+export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; tasks: Tasks; secrets: SecretBox }): Endpoint[] {
   const load = () => loadAggregate(deps.eventStore, settingsDecider, settingsStream);
   return [
     endpoint({
@@ -46,7 +53,7 @@ export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; 
       async handle({ res }) {
         const { state, version } = await load();
         res.setHeader('ETag', etagOf(version));
-        res.json({ items: allSettings(state) });
+        res.json({ items: allSettings(state).map(visible) });
       },
     }),
     endpoint({
@@ -61,7 +68,7 @@ export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; 
         const setting = allSettings(state).find((item) => item.name === params.name);
         if (!setting) throw new ProblemError(404, 'SETTING_NOT_FOUND', `no setting named ${params.name}`);
         res.setHeader('ETag', etagOf(version));
-        res.json(setting);
+        res.json(visible(setting));
       },
     }),
     endpoint({
@@ -75,12 +82,15 @@ export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; 
       async handle({ req, res, params, body }) {
         const name = params.name!;
         const expectedVersion = ifMatchVersion(req.get('if-match'));
+        // A secret is sealed before it reaches the settings stream, and left out of the task's request.
+        const sealed = findSetting(name)?.sealed === true;
+        const value = sealed && typeof body.value === 'string' && body.value !== '' ? deps.secrets.seal(body.value) : body.value;
         const started = await deps.tasks.start(
           requestContextOf(req, res),
-          { action: 'UpdateSetting', resourceType: 'setting', resourceIds: [name], request: { name, value: body.value } },
+          { action: 'UpdateSetting', resourceType: 'setting', resourceIds: [name], request: { name, value: sealed ? REDACTED : body.value } },
           async (task) => {
-            const changed = await changeSetting(deps.eventStore, task, name, body.value, expectedVersion);
-            return { result: { name: changed.name, value: changed.value } };
+            const changed = await changeSetting(deps.eventStore, task, name, value, expectedVersion);
+            return { result: { name: changed.name, value: sealed ? visible({ sealed, value: changed.value }).value : changed.value } };
           },
         );
         await respondWithTask(req, res, deps.tasks, started, { successStatus: 200 });

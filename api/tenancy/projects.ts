@@ -8,6 +8,7 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { addMember, createProject, loadProject, projectView, runProjectCommand, type ProjectDeps } from '../../commands/tenancy/projects.js';
 import { projectRoles, type ProjectCommand } from '../../domain/tenancy/project.js';
 import { quotaNames } from '../../domain/tenancy/quotas.js';
+import { weekdays } from '../../domain/tenancy/login-windows.js';
 import { projectFields, projectMemberFields, projectMembersCollection, projectsCollection } from '../../projections/tenancy/projects.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
@@ -15,6 +16,7 @@ import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
 import { projectOfRequest } from './scope.js';
+import { assertDepartmentExists } from '../../commands/tenancy/organizations.js';
 
 // /v1/projects: tenants with quotas (and their usage), members with project roles, states
 // Enabled/Disabled/LoginExpired/Deleted, a reclaim policy. Every write is a task (audited).
@@ -29,13 +31,29 @@ export const reclaimPolicySchema = z.discriminatedUnion('kind', [
 export type ReclaimPolicyBody = z.infer<typeof reclaimPolicySchema>;
 export const toReclaimPolicy = (body: ReclaimPolicyBody) => (body.kind === 'ByTime' ? { ...body, deadline: Date.parse(body.deadline) } : body);
 
+// Access control (login windows): checked in full by the domain (time zone, times), which names each bad field.
+const loginWindowsSchema = z.strictObject({
+  mode: z.enum(['Allowed', 'Prohibited']),
+  timeZone: z.string().min(1).max(64).describe('IANA time zone name, e.g. Europe/Berlin'),
+  periods: z.array(z.strictObject({
+    days: z.array(z.enum(weekdays)).min(1).max(7).default([...weekdays]).describe('Days the period starts on (every day when absent)'),
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM'),
+    end: z.string().regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'HH:MM (24:00 allowed)').describe('Not after start: the period ends the next day'),
+  })).min(1).max(64),
+});
+
 const createBody = z.strictObject({
   name: z.string().trim().min(1).max(255),
   description: z.string().max(4096).optional(),
   quotas: quotasSchema.optional(),
   reclaimPolicy: reclaimPolicySchema.optional(),
+  departmentId: z.string().min(1).max(64).optional().describe('The department (organization) the project belongs to'),
+  zoneId: z.string().min(1).max(64).optional().describe('The zone the project belongs to: its resources are created there unless asked otherwise'),
 });
-const updateBody = z.strictObject({ name: z.string().trim().min(1).max(255).optional(), description: z.string().max(4096).optional() });
+const updateBody = z.strictObject({
+  name: z.string().trim().min(1).max(255).optional(), description: z.string().max(4096).optional(),
+  departmentId: z.string().min(1).max(64).nullable().optional().describe('Attach to a department; null detaches'),
+});
 const memberBody = z.strictObject({ userId: z.string().min(1).max(64), role: z.enum(projectRoles) });
 const projectSchema = z.object({
   id: z.string(), name: z.string(), description: z.string(), state: z.string(),
@@ -73,6 +91,7 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
       permission: 'project:create', body: createBody,
       responses: { 201: { description: 'Created', schema: projectSchema } },
       async handle({ req, res, body }) {
+        if (body.departmentId !== undefined) await assertDepartmentExists(deps.eventStore, body.departmentId);
         const projectId = newId();
         const started = await deps.tasks.start(requestContextOf(req, res), { action: 'CreateProject', resourceType: 'project', resourceIds: [projectId], request: body },
           async ({ metadata }) => ({
@@ -81,6 +100,8 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
               ...(body.description !== undefined ? { description: body.description } : {}),
               ...(body.quotas !== undefined ? { quotas: body.quotas } : {}),
               ...(body.reclaimPolicy !== undefined ? { reclaimPolicy: toReclaimPolicy(body.reclaimPolicy) } : {}),
+              ...(body.departmentId !== undefined ? { departmentId: body.departmentId } : {}),
+              ...(body.zoneId !== undefined ? { zoneId: body.zoneId } : {}),
             }, metadata)).view,
           }));
         await respondWithTask(req, res, deps.tasks, started, { successStatus: 201 });
@@ -109,6 +130,7 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
       method: 'patch', path: '/v1/projects/:id', tag: 'projects', summary: 'Rename or describe a project', permission: 'project:update', body: updateBody,
       responses: { 200: { description: 'The project', schema: projectSchema } },
       async handle({ req, res, params, body }) {
+        if (typeof body.departmentId === 'string') await assertDepartmentExists(deps.eventStore, body.departmentId);
         await projectTask(req, res, params.id!, 'UpdateProject', { projectId: params.id, ...body }, { type: 'UpdateProject', ...body });
       },
     }),
@@ -121,11 +143,21 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
       },
     }),
     endpoint({
-      method: 'put', path: '/v1/projects/:id/reclaim-policy', tag: 'projects', summary: 'Set the reclaim policy (stored; its actions are not run yet)', permission: 'project:update',
+      method: 'put', path: '/v1/projects/:id/reclaim-policy', tag: 'projects', summary: 'Set the reclaim policy: ByTime reminds members from 14 days before the deadline and runs its action at it; ByCost is stored (it fires once billing exists)', permission: 'project:update',
       body: z.strictObject({ reclaimPolicy: reclaimPolicySchema }),
       responses: { 200: { description: 'The project', schema: projectSchema } },
       async handle({ req, res, params, body }) {
         await projectTask(req, res, params.id!, 'ChangeProjectReclaimPolicy', { projectId: params.id, ...body }, { type: 'ChangeReclaimPolicy', reclaimPolicy: toReclaimPolicy(body.reclaimPolicy) });
+      },
+    }),
+    endpoint({
+      method: 'put', path: '/v1/projects/:id/login-windows', tag: 'projects',
+      summary: 'Set the access control (login allowed or prohibited periods by day of week and time of day, in a time zone; null removes it). A change takes effect from the next period: one already begun is not cut',
+      permission: 'project:update',
+      body: z.strictObject({ loginWindows: loginWindowsSchema.nullable() }),
+      responses: { 200: { description: 'The project', schema: projectSchema } },
+      async handle({ req, res, params, body }) {
+        await projectTask(req, res, params.id!, 'SetProjectLoginWindows', { projectId: params.id, ...body }, { type: 'SetLoginWindows', loginWindows: body.loginWindows, now: deps.clock.now() });
       },
     }),
     stateAction('enable', 'EnableProject', 'Enable', 'Enable a disabled project'),

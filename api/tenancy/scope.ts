@@ -1,5 +1,6 @@
 import type { Response } from 'express';
-import type { Doc, Filter } from '../../adapters/readstore/port.js';
+import type { Doc, Filter, ReadStore } from '../../adapters/readstore/port.js';
+import { projectsCollection } from '../../projections/tenancy/projects.js';
 import { localsOf } from '../shared/endpoint.js';
 import { ProblemError } from '../shared/problem.js';
 
@@ -28,4 +29,39 @@ export function projectForCreate(res: Response, requested: string | undefined): 
     throw new ProblemError(403, 'FORBIDDEN', 'a project session creates resources in its own project only');
   }
   return projectId ?? requested;
+}
+
+/** A project session reaches its own project only: another is answered as not found. */
+export function assertOwnProject(res: Response, projectId: string): void {
+  const own = projectOfRequest(res);
+  if (own && own !== projectId) throw new ProblemError(404, 'PROJECT_NOT_FOUND', `no project ${projectId}`);
+}
+
+/**
+ * The list filter for a resource that may also be shared: a project session sees its
+ * project's and those created outside any project (public images, shared L3 networks).
+ */
+export const projectOrSharedListScope = (res: Response): Filter => {
+  const projectId = projectOfRequest(res);
+  return projectId ? { $or: [{ projectId }, { projectId: null }] } : {}; // null matches a missing field too
+};
+
+/** Readable from a project session: the project's own resource, or a shared one (no project). */
+export function assertReadableInProject(res: Response, doc: Doc | undefined, notFound: { code: string; detail: string }): void {
+  const projectId = projectOfRequest(res);
+  if (!projectId) return;
+  const owner = doc?.projectId;
+  if (!doc || (owner !== undefined && owner !== null && owner !== projectId)) throw new ProblemError(404, notFound.code, notFound.detail);
+}
+
+/** Metadata of a command from a project session: its events record the project (the envelope's projectId). */
+export function inProject<M extends object>(metadata: M, projectId: string | undefined): M {
+  return projectId === undefined ? metadata : { ...metadata, projectId };
+}
+
+/** The zone a project's resources go to when none is asked (the project's zone), from its read model: set once, at creation. */
+export async function projectZone(readStore: ReadStore, projectId: string | undefined): Promise<string | undefined> {
+  if (projectId === undefined) return undefined;
+  const project = await readStore.get(projectsCollection, projectId);
+  return typeof project?.zoneId === 'string' ? project.zoneId : undefined;
 }

@@ -3,16 +3,18 @@ import { z } from 'zod';
 import type { Clock } from '../../adapters/clock/port.js';
 import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.js';
 import type { Filter, ReadStore } from '../../adapters/readstore/port.js';
-import type { Principal } from '../../commands/identity/principal.js';
+import { principalAllows, type Principal } from '../../commands/identity/principal.js';
 import { handleCommand } from '../../commands/shared/handle-command.js';
 import { newId } from '../../commands/shared/ids.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
+import { managesDepartmentOf, projectsManagedBy } from '../../commands/tickets/department-managers.js';
+import { requireProject } from '../../commands/tenancy/projects.js';
 import { actOnTicket, loadTicket, submitTicket, type TicketDeps } from '../../commands/tickets/tickets.js';
 import { customisableTicketTypes, ticketProcessDecider, ticketProcessStream, type TicketProcessCommand } from '../../domain/tickets/process.js';
 import type { LiveTicket } from '../../domain/tickets/ticket.js';
 import { quotaNames } from '../../domain/tenancy/quotas.js';
 import {
-  ticketDecisionFields, ticketDecisionsCollection, ticketFields, ticketProcessFields, ticketProcessesCollection, ticketsCollection,
+  ticketFields, ticketProcessFields, ticketProcessesCollection, ticketsCollection,
 } from '../../projections/tickets/tickets.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
@@ -39,7 +41,8 @@ const ticketBody = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ModifyProjectCycle'), projectId: id.optional(), request: z.strictObject({ reclaimPolicy: reclaimPolicySchema }) }),
 ]);
 const approver = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('admin') }), z.strictObject({ kind: z.literal('project-admin') }), z.strictObject({ kind: z.literal('user'), userId: id }),
+  z.strictObject({ kind: z.literal('admin') }), z.strictObject({ kind: z.literal('project-admin') }), z.strictObject({ kind: z.literal('department-manager') }),
+  z.strictObject({ kind: z.literal('user'), userId: id }),
 ]);
 const steps = z.array(z.strictObject({ name: z.string().trim().min(1).max(255), approver })).min(1).max(20);
 const processBody = z.strictObject({ projectId: id, name: z.string().trim().min(1).max(255), ticketTypes: z.array(z.enum(customisableTicketTypes)).min(1), steps });
@@ -49,6 +52,7 @@ export function ticketView(ticket: LiveTicket) {
   return {
     id: ticket.ticketId, projectId: ticket.projectId, applicantId: ticket.applicantId, type: ticket.type, request: ticket.request,
     state: ticket.state, step: ticket.step, steps: ticket.flow.steps, processId: ticket.flow.processId, outcome: ticket.outcome, archived: ticket.archived,
+    frozen: ticket.frozen,
   };
 }
 
@@ -66,6 +70,12 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
     const ticket = await loadTicket(deps.eventStore, ticketId);
     const own = projectOfRequest(res);
     if (own && ticket.projectId !== own) throw new ProblemError(404, 'TICKET_NOT_FOUND', `no ticket ${ticketId}`);
+    // One who reads tickets only as a department manager (no role grants it) sees their departments' projects' tickets.
+    const principal = principalOf(res);
+    if (!own && !principalAllows(principal, 'ticket:read') && ticket.applicantId !== principal.userId
+      && !(await managesDepartmentOf(deps.readStore, ticket.projectId, principal.userId))) {
+      throw new ProblemError(404, 'TICKET_NOT_FOUND', `no ticket ${ticketId}`);
+    }
     return ticket;
   }
 
@@ -96,13 +106,16 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
       },
     }),
     endpoint({
-      method: 'get', path: '/v1/tickets', tag: 'tickets', summary: 'My tickets (the admin: every ticket not deleted by its applicant)', permission: 'ticket:list', listQuery: true,
+      method: 'get', path: '/v1/tickets', tag: 'tickets', summary: 'My tickets (mine=true, or anyone but the admin): those I filed and did not delete; the admin sees every ticket otherwise',
+      permission: 'ticket:list', listQuery: true,
+      query: z.object({ mine: z.enum(['true', 'false']).default('false') }).loose(),
       responses: { 200: { description: 'Tickets' } },
-      async handle({ req, res }) {
+      async handle({ req, res, query }) {
         const principal = principalOf(res);
         const admin = !principal.project && principal.roles.includes('admin');
-        const scope: Filter = admin ? {} : { applicantId: principal.userId, archived: false, ...(principal.project ? { projectId: principal.project.projectId } : {}) };
-        await sendList(req, res, deps, { collection: ticketsCollection, fields: ticketFields, defaultSort: [['createdAt', -1]], scope });
+        const mine = (query as { mine: string }).mine === 'true' || !admin;
+        const scope: Filter = mine ? { applicantId: principal.userId, archived: false, ...(principal.project ? { projectId: principal.project.projectId } : {}) } : {};
+        await sendList(req, res, deps, { collection: ticketsCollection, fields: ticketFields, defaultSort: [['createdAt', -1]], scope, extraParameters: ['mine'] });
       },
     }),
     endpoint({
@@ -129,7 +142,9 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
       },
     }),
     endpoint({
-      method: 'get', path: '/v1/approvals', tag: 'tickets', summary: 'My approvals: pending (awaiting me), resolved (decided by me), archived (admin)', permission: 'approval:list', listQuery: true,
+      method: 'get', path: '/v1/approvals', tag: 'tickets',
+      summary: 'My approvals: pending (awaiting me at their current step, not frozen), resolved (tickets I approved or rejected a step of), archived (resolved tickets their applicant deleted)',
+      permission: 'approval:list', listQuery: true,
       query: z.object({ view: z.enum(['pending', 'resolved', 'archived']).default('pending') }).loose(),
       responses: { 200: { description: 'Tickets or decisions' } },
       async handle({ req, res, query }) {
@@ -137,7 +152,8 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
         const admin = !principal.project && principal.roles.includes('admin');
         const view = (query as { view: string }).view;
         if (view === 'resolved') {
-          await sendList(req, res, deps, { collection: ticketDecisionsCollection, fields: ticketDecisionFields, defaultSort: [['at', -1]], scope: { approverId: principal.userId }, extraParameters: ['view'] });
+          // A ticket its applicant deleted moves from "resolved" to "archived".
+          await sendList(req, res, deps, { collection: ticketsCollection, fields: ticketFields, defaultSort: [['updatedAt', -1]], scope: { decidedBy: principal.userId, archived: false }, extraParameters: ['view'] });
           return;
         }
         if (view === 'archived') {
@@ -148,9 +164,14 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
         const mine: Filter[] = [{ 'awaiting.kind': 'user', 'awaiting.userId': principal.userId }];
         if (admin) mine.push({ 'awaiting.kind': 'admin' });
         if (principal.project?.role === 'project-admin') mine.push({ 'awaiting.kind': 'project-admin', projectId: principal.project.projectId });
+        if (!principal.project) {
+          const managed = await projectsManagedBy(deps.readStore, principal.userId);
+          if (managed.length > 0) mine.push({ 'awaiting.kind': 'department-manager', projectId: { $in: managed } });
+        }
+        // A frozen ticket (its process disabled) cannot be decided: it waits outside the inbox.
         await sendList(req, res, deps, {
           collection: ticketsCollection, fields: ticketFields, defaultSort: [['createdAt', 1]],
-          scope: { $and: [{ state: { $in: ['Pending', 'IntermediateApproved'] } }, { $or: mine }] }, extraParameters: ['view'],
+          scope: { $and: [{ state: { $in: ['Pending', 'IntermediateApproved'] } }, { frozen: { $ne: true } }, { $or: mine }] }, extraParameters: ['view'],
         });
       },
     }),
@@ -161,6 +182,7 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
         const processId = newId();
         const started = await deps.tasks.start(requestContextOf(req, res), { action: 'CreateTicketProcess', resourceType: 'ticket-process', resourceIds: [processId], request: body },
           async ({ metadata }) => {
+            await requireProject(deps.eventStore, body.projectId);
             const outcome = await handleCommand(deps.eventStore, ticketProcessDecider, ticketProcessStream(processId), { type: 'CreateTicketProcess', processId, ...body, now: deps.clock.now() }, metadata);
             return { result: { id: processId, ...outcome.state } };
           });
@@ -174,10 +196,10 @@ export function ticketEndpoints(deps: { eventStore: EventStore; readStore: ReadS
         await sendList(req, res, deps, { collection: ticketProcessesCollection, fields: ticketProcessFields, defaultSort: [['createdAt', -1]], scope: {} });
       },
     }),
-    ...([['patch', '', 'ChangeTicketProcess', 'Change a process (name, ticket types, steps)', processChange],
-      ['post', '/disable', 'DisableTicketProcess', 'Disable a process', undefined],
-      ['post', '/enable', 'EnableTicketProcess', 'Enable a process', undefined],
-      ['delete', '', 'DeleteTicketProcess', 'Delete a process: its project\'s new tickets follow the default process', undefined]] as const).map(([method, suffix, type, summary, body]) => endpoint({
+    ...([['patch', '', 'ChangeTicketProcess', 'Change a process (name, ticket types, steps): its open tickets are resubmitted through the new steps', processChange],
+      ['post', '/disable', 'DisableTicketProcess', 'Disable a process: its open tickets are frozen (no approval or rejection) until it is enabled', undefined],
+      ['post', '/enable', 'EnableTicketProcess', 'Enable a process: its frozen tickets can be decided again', undefined],
+      ['delete', '', 'DeleteTicketProcess', 'Delete a process: its open tickets are resubmitted through the default process, as are new ones', undefined]] as const).map(([method, suffix, type, summary, body]) => endpoint({
       method, path: `/v1/ticket-processes/:id${suffix}`, tag: 'tickets', summary, permission: `ticket-process:${type === 'ChangeTicketProcess' ? 'update' : type === 'DeleteTicketProcess' ? 'delete' : 'update'}`,
       ...(body ? { body } : {}), responses: { 200: { description: 'The process' } },
       async handle({ req, res, params, body: requestBody }) {

@@ -43,11 +43,14 @@ export function createProcessRunner(deps: {
   /** Events handled at once at most (backpressure on the subscription). */
   maxInFlight?: number;
   batchSize?: number;
+  /** A stretch of events none of which is handled still moves the stored checkpoint past this many. */
+  checkpointEvery?: number;
 }): ProcessRunner {
   const { eventStore, readStore, log } = deps;
   const checkpointName = `process:${deps.name}`;
   const handles = new Set(deps.handles);
   const maxInFlight = deps.maxInFlight ?? 20_000;
+  const checkpointEvery = deps.checkpointEvery ?? 10_000;
 
   let subscription: Subscription | undefined;
   let stopped = false;
@@ -156,7 +159,11 @@ export function createProcessRunner(deps: {
       }
       seen = event.position;
     }
-    if (inFlight() === 0) persist();
+    // Events this process does not handle only move the checkpoint in memory (a read-store
+    // commit per batch, for each of several processes, was most of the commits of a VM
+    // create); a handled event's completion or a long irrelevant stretch stores it. After a
+    // crash the irrelevant events since the stored checkpoint are read again: harmless.
+    if (inFlight() === 0 && seen - stored >= checkpointEvery) persist();
     settleWaiters();
   }
 
@@ -182,7 +189,10 @@ export function createProcessRunner(deps: {
       await subscription?.stop();
       subscription = undefined;
       await Promise.allSettled([...chains.values()]);
-      await storing;
+      while (storing) await storing;
+      // What was seen but not stored (an irrelevant stretch) is stored on a clean stop.
+      persist();
+      while (storing) await storing;
       for (const waiter of drainWaiters) waiter.resolve(false);
       drainWaiters = [];
     },

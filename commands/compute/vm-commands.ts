@@ -17,7 +17,9 @@ import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 import { idFromName } from '../shared/ids.js';
 import { releaseVmCompute, reserveForRecovery, usableImage, zoneOfNetworks } from './vm-resources.js';
 import { handleVmCommand, requireVm } from './vm-store.js';
-import { releaseVmQuota, reserveVmQuota } from '../tenancy/quota.js';
+import { createGuestAccess } from './vm-guest-access.js';
+import type { SecretBox } from '../../adapters/secrets/port.js';
+import { releaseVmQuota, releaseVmRunning, reserveVmQuota, reserveVmRunning, resizeVmQuota, withCommandId } from '../tenancy/quota.js';
 
 // What the API asks of VMs. Commands that start a long operation (create, start, stop …,
 // destroy, expunge) only record its first events: the process manager and the effect routes
@@ -28,6 +30,8 @@ export interface VmCommandDeps {
   store: EventStore;
   readStore: ReadStore;
   clock: Clock;
+  /** Seals a root password given at create time (required only then). */
+  secrets?: SecretBox;
 }
 
 export interface CreateVmRequest {
@@ -45,6 +49,11 @@ export interface CreateVmRequest {
   strategy?: CreateStrategy;
   /** The project the VM is created in: its quota is reserved first (tenancy). */
   projectId?: string;
+  /** OpenSSH public keys and a root password (plaintext, sealed before any event) for the cloud-init seed. */
+  sshKeys?: string[];
+  rootPassword?: string;
+  /** IP/MAC/ARP spoofing protection; the setting vm.antiSpoofing when absent. */
+  antiSpoofing?: boolean;
 }
 
 const invalidField = (code: string, field: string, message: string, kind: DomainError['kind'] = 'invalid') =>
@@ -97,19 +106,25 @@ export async function createVm(deps: VmCommandDeps, vmId: string, request: Creat
     now: deps.clock.now(),
   };
   if (request.description !== undefined) command.description = request.description;
+  Object.assign(command, await createGuestAccess(deps, request));
   if (request.projectId === undefined) {
     const outcome = await handleVmCommand(deps.store, vmId, command, task.metadata);
     return vmView(outcome.state as VmInstance);
   }
-  // Tenancy: the project's quota is reserved before the VM exists; if it is never recorded,
-  // the reservation is given back (a later failure is released by the quota process).
+  // Tenancy: the project's quota is reserved before the VM exists (a VM created running takes
+  // a running slot too, named by this command); if it is never recorded, the reservation is
+  // given back (a later failure is released by the quota process).
   command.projectId = request.projectId;
-  await reserveVmQuota(deps.store, request.projectId, { vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes }, task.metadata);
+  const metadata = withCommandId(task.metadata);
+  const startCommandId = command.strategy === 'InstantStart' ? metadata.commandId : undefined;
+  await reserveVmQuota(deps.store, request.projectId, {
+    vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes, ...(startCommandId !== undefined ? { startCommandId } : {}),
+  }, metadata);
   try {
-    const outcome = await handleVmCommand(deps.store, vmId, command, task.metadata);
+    const outcome = await handleVmCommand(deps.store, vmId, command, metadata);
     return vmView(outcome.state as VmInstance);
   } catch (error) {
-    await releaseVmQuota(deps.store, request.projectId, vmId, task.metadata);
+    await releaseVmQuota(deps.store, request.projectId, vmId, metadata, startCommandId);
     throw error;
   }
 }
@@ -119,11 +134,26 @@ export async function powerVm(
   deps: VmCommandDeps,
   vmId: string,
   operation: { type: 'StartVm' | 'RebootVm' | 'PauseVm' | 'ResumeVm' } | { type: 'StopVm'; stopType: StopType },
-  task: { taskId: string; metadata: EventMetadata },
+  task: { taskId: string | null; metadata: EventMetadata },
   options: { expectedVersion?: number } = {},
 ): Promise<void> {
-  await requireVm(deps.store, vmId);
-  await handleVmCommand(deps.store, vmId, { ...operation, taskId: task.taskId } as VmCommand, task.metadata, options);
+  const { vm } = await requireVm(deps.store, vmId);
+  const command = { ...operation, taskId: task.taskId } as VmCommand;
+  if (operation.type !== 'StartVm' || vm.projectId === undefined) {
+    await handleVmCommand(deps.store, vmId, command, task.metadata, options);
+    return;
+  }
+  // Tenancy: a start takes a running slot of the project's quota first, named by this command.
+  // Refusals come first, so that nothing is reserved for a start that cannot happen.
+  vmDecider.decide(command, vm);
+  const metadata = withCommandId(task.metadata);
+  await reserveVmRunning(deps.store, vm.projectId, vmId, metadata.commandId, metadata);
+  try {
+    await handleVmCommand(deps.store, vmId, command, metadata, options);
+  } catch (error) {
+    await releaseVmRunning(deps.store, vm.projectId, vmId, metadata.commandId, metadata);
+    throw error;
+  }
 }
 
 export async function updateVm(deps: VmCommandDeps, vmId: string, changes: { name?: string; description?: string }, metadata: EventMetadata, options: { expectedVersion?: number } = {}): Promise<VmView> {
@@ -198,14 +228,25 @@ export async function changeVmOffering(deps: VmCommandDeps, vmId: string, instan
   const command: VmCommand = { type: 'ChangeOffering', instanceOfferingId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes };
   // Asked of the decider first: a running VM is refused before its host is touched.
   if (vmDecider.decide(command, vm).length === 0) return vmView(vm);
+  // Tenancy: the project's vCPU and memory reservation follows the new size (QUOTA_EXCEEDED if it does not fit).
+  const projectId = vm.projectId;
+  if (projectId !== undefined) await resizeVmQuota(deps.store, projectId, { vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes }, metadata);
+  const undoQuota = () => (projectId === undefined ? Promise.resolve()
+    : resizeVmQuota(deps.store, projectId, { vmId, cpuCount: vm.cpuCount, memoryBytes: vm.memoryBytes }, metadata).catch(() => undefined));
   const hostId = vm.hostId!;
-  await handleCommand(deps.store, resizeDecider, hostStream(hostId), { vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes }, metadata);
+  try {
+    await handleCommand(deps.store, resizeDecider, hostStream(hostId), { vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes }, metadata);
+  } catch (error) {
+    await undoQuota();
+    throw error;
+  }
   try {
     const outcome = await handleVmCommand(deps.store, vmId, command, metadata, { expectedVersion: version });
     return vmView(outcome.state as VmInstance);
   } catch (error) {
     await handleCommand(deps.store, resizeDecider, hostStream(hostId), { vmId, cpuCount: vm.cpuCount, memoryBytes: vm.memoryBytes }, metadata)
       .catch(() => undefined);
+    await undoQuota();
     throw error;
   }
 }

@@ -22,7 +22,12 @@ interface StepContext {
 }
 
 function defineOperation(vmId: string, define: DefineSpec): HypervisorOperation {
-  return { op: 'vm.define', vmId, name: define.name, cpuCount: define.cpuCount, memoryBytes: define.memoryBytes, volumes: define.volumes, nics: define.nics };
+  return {
+    op: 'vm.define', vmId, name: define.name, cpuCount: define.cpuCount, memoryBytes: define.memoryBytes, volumes: define.volumes, nics: define.nics,
+    // The root password stays sealed on the bus: only the agent beside the host opens it (OperationContext.openSecret).
+    ...(define.guestAccess ? { guestAccess: define.guestAccess } : {}),
+    ...(define.antiSpoofing !== undefined ? { antiSpoofing: define.antiSpoofing } : {}),
+  };
 }
 
 /** The operations a step event asks for, in the order they must run. */

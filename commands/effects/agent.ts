@@ -32,6 +32,16 @@ import type { HostAccessLoader } from './host-access.js';
 
 export const agentGroup = 'hypervisor-agent';
 
+const HOST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The consumer group(s) and subscriptions of an agent for its host selection. */
+export function agentSubscriptions(hosts: 'all' | readonly string[], group?: string): Array<{ topic: string | { pattern: string }; group: string; filtered: boolean }> {
+  if (hosts === 'all') return [{ topic: { pattern: allHostTopicsPattern }, group: agentGroup, filtered: false }];
+  if (hosts.length === 0) throw new Error('an agent needs hosts: all, or host ids or management addresses');
+  if (hosts.every((host) => HOST_ID.test(host))) return hosts.map((hostId) => ({ topic: hostTopic(hostId), group: `${agentGroup}.${hostId}`, filtered: false }));
+  return [{ topic: { pattern: allHostTopicsPattern }, group: `${agentGroup}.${group ?? [...hosts].sort().join(',')}`, filtered: true }];
+}
+
 export interface AgentDeps {
   bus: Bus;
   clock: Clock;
@@ -40,8 +50,17 @@ export interface AgentDeps {
   hostAccess: HostAccessLoader;
   /** Opens passwords sealed inside operations (the key ring's `open`). */
   openSecret(sealed: string): string;
-  /** Hosts served: `all` (the embedded default) or a list of host ids. */
+  /**
+   * Hosts served: `all` (the embedded default), or a list of host ids and/or management
+   * addresses. Host ids alone: the agent consumes those hosts' topics (group
+   * `hypervisor-agent.<host id>`). With addresses (an agent set up beside its hypervisors
+   * before they are added, so before their ids exist): it consumes every host topic in a
+   * group of its own (`hypervisor-agent.<group>`) and runs only the commands for its hosts,
+   * acknowledging the others. Agents given the same list share the group (standbys).
+   */
   hosts: 'all' | readonly string[];
+  /** Names the consumer group of an agent selecting hosts by address (default: the sorted list). */
+  group?: string;
   /** Outcomes remembered for de-duplication. */
   rememberOutcomes?: number;
 }
@@ -127,6 +146,13 @@ export function createAgent(deps: AgentDeps): Agent {
     }
   }
 
+  /** Whether a command on a host topic is for this agent (only asked with an address list). */
+  async function isMine(hostId: string): Promise<boolean> {
+    if (deps.hosts === 'all' || deps.hosts.includes(hostId)) return true;
+    const access = await accessTo(hostId, false);
+    return access !== undefined && deps.hosts.includes(access.managementIp);
+  }
+
   async function handle(message: DeliveredMessage<EffectCommand>) {
     const command = message.value;
     let result = outcomes.get(command.operationId);
@@ -152,12 +178,12 @@ export function createAgent(deps: AgentDeps): Agent {
   return {
     async start() {
       stopping = false;
-      if (deps.hosts === 'all') {
-        subscriptions = [await bus.subscribe<EffectCommand>({ topic: { pattern: allHostTopicsPattern }, group: agentGroup, handler: handle })];
-      } else {
-        subscriptions = await Promise.all(deps.hosts.map((hostId) =>
-          bus.subscribe<EffectCommand>({ topic: hostTopic(hostId), group: agentGroup, handler: handle })));
-      }
+      subscriptions = await Promise.all(agentSubscriptions(deps.hosts, deps.group).map(({ topic, group, filtered }) =>
+        bus.subscribe<EffectCommand>({
+          topic,
+          group,
+          handler: filtered ? async (message) => { if (await isMine(message.value.hostId)) await handle(message); } : handle,
+        })));
     },
 
     async stop() {

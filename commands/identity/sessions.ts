@@ -21,6 +21,7 @@ import { principalOf, type Principal } from './principal.js';
 import { matchTotp } from './totp.js';
 import { findUserIdByName, loadUser } from './user-lookup.js';
 import { checkProjectLogin, projectPrincipal } from '../tenancy/project-login.js';
+import type { ExpiryNotice } from '../../domain/tenancy/reclaim.js';
 
 export type { Principal } from './principal.js';
 
@@ -42,6 +43,8 @@ export interface LoginResult {
   /** Set when the session may only enrol in two-factor authentication. */
   restriction?: SessionScope;
   position: number;
+  /** Things a project member is told at login (an approaching project expiry). */
+  notices?: ExpiryNotice[];
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex');
@@ -120,8 +123,9 @@ export async function login(
     }
   }
   // Tenancy: a project login needs membership of an enabled project (refused before the ledger).
+  let notices: ExpiryNotice[] = [];
   if (credentials.projectId !== undefined && passwordMatches && !live.disabled) {
-    await checkProjectLogin(store, live, credentials.projectId, now, metadata);
+    ({ notices } = await checkProjectLogin(store, live, credentials.projectId, now, metadata));
   }
   const sessionId = newId();
   const expiresAt = now + Number(settingValue(settings, 'session.timeout')) * 1000;
@@ -167,6 +171,7 @@ export async function login(
     position: opened.position,
   };
   if (scope) result.restriction = scope;
+  if (notices.length > 0) result.notices = notices;
   return result;
 }
 

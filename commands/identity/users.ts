@@ -14,6 +14,7 @@ import { assertMayGrant, assertMayManage, resolveRoleReferences, type Principal 
 import { revokeUserSessions, throttleLimits } from './sessions.js';
 import { loadLiveUser, reserveName, usernameTaken } from './user-lookup.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { assertNotDepartmentManager } from '../tenancy/organizations.js';
 
 export { findUserIdByName, loadUser, loadLiveUser } from './user-lookup.js';
 
@@ -102,6 +103,8 @@ export async function changeUserRoles(
   const roles = input.roles === undefined ? user.roles : await resolveRoleReferences(deps.store, input.roles);
   const zones = input.zones ?? user.zones;
   await assertMayGrant(deps.store, actor, roles, zones);
+  // A department manager holds no other role (reference/002; domain/tenancy/organization.ts).
+  if (roles.length > 0) await assertNotDepartmentManager(deps.store, userId);
   await handleCommand(deps.store, userDecider, userStream(userId), { type: 'ChangeRoles', roles, zones, now: deps.clock.now() }, task.metadata,
     expectedVersion === undefined ? {} : { expectedVersion });
   return userView(deps, await loadLiveUser(deps.store, userId));

@@ -6,8 +6,10 @@ import {
   projectDecider, projectStream, type LiveProject, type ProjectAggregate, type ProjectCommand, type ProjectRole, type ReclaimPolicy,
 } from '../../domain/tenancy/project.js';
 import type { Quotas } from '../../domain/tenancy/quotas.js';
+import { noLoginWindows, type LoginWindows, type LoginWindowsState } from '../../domain/tenancy/login-windows.js';
 import { handleCommand, loadAggregate, type CommandOutcome } from '../shared/handle-command.js';
 import { loadUser } from '../identity/user-lookup.js';
+import { zoneDecider, zoneStream } from '../../domain/compute/zone.js';
 
 // What the API asks of projects: load → decide → append on the project's stream.
 
@@ -25,6 +27,18 @@ export interface ProjectView {
   usage: Quotas;
   reclaimPolicy: ReclaimPolicy;
   members: Array<{ userId: string; role: ProjectRole }>;
+  /** Access control: the windows set (`current`), from when they hold, and those that hold until then. */
+  loginWindows: { current: LoginWindows | null; effectiveFrom: string; previous: LoginWindows | null };
+  /** The department (organization node) the project belongs to, or null. */
+  departmentId: string | null;
+  /** User groups that joined, with their project role: their users are members through them. */
+  userGroups: Array<{ userGroupId: string; role: ProjectRole }>;
+  /** The zone the project's resources are created in when none is asked, or null. */
+  zoneId: string | null;
+  /** Custom project roles defined in the project. */
+  roles: Array<{ id: string; name: string; description: string; permissions: readonly string[] }>;
+  /** Custom roles given to members (userId → role ids), for those that hold any. */
+  memberCustomRoles: Record<string, readonly string[]>;
 }
 
 export function projectView(project: LiveProject): ProjectView {
@@ -37,8 +51,18 @@ export function projectView(project: LiveProject): ProjectView {
     usage: project.usage,
     reclaimPolicy: project.reclaimPolicy,
     members: [...project.members].map(([userId, role]) => ({ userId, role })),
+    loginWindows: loginWindowsView(project.loginWindows ?? noLoginWindows),
+    departmentId: project.departmentId ?? null,
+    userGroups: [...(project.groups ?? [])].map(([userGroupId, role]) => ({ userGroupId, role })),
+    zoneId: project.zoneId ?? null,
+    roles: [...(project.roles ?? new Map()).values()].map((role) => ({ id: role.roleId, name: role.name, description: role.description, permissions: role.permissions })),
+    memberCustomRoles: Object.fromEntries([...(project.memberCustomRoles ?? new Map())].filter(([, ids]) => ids.length > 0)),
   };
 }
+
+const loginWindowsView = (state: LoginWindowsState): ProjectView['loginWindows'] => ({
+  current: state.current, effectiveFrom: new Date(state.effectiveFrom).toISOString(), previous: state.previous,
+});
 
 export async function loadProject(store: EventStore, projectId: string): Promise<{ state: ProjectAggregate; version: number }> {
   return loadAggregate(store, projectDecider, projectStream(projectId));
@@ -61,13 +85,19 @@ export async function runProjectCommand(
 
 export async function createProject(
   deps: ProjectDeps, projectId: string,
-  request: { name: string; description?: string; quotas?: Partial<Quotas>; reclaimPolicy?: ReclaimPolicy },
+  request: { name: string; description?: string; quotas?: Partial<Quotas>; reclaimPolicy?: ReclaimPolicy; departmentId?: string; zoneId?: string },
   metadata: EventMetadata,
 ) {
   const command: ProjectCommand = { type: 'CreateProject', projectId, name: request.name, now: deps.clock.now() };
   if (request.description !== undefined) command.description = request.description;
   if (request.quotas !== undefined) command.quotas = request.quotas;
   if (request.reclaimPolicy !== undefined) command.reclaimPolicy = request.reclaimPolicy;
+  if (request.departmentId !== undefined) command.departmentId = request.departmentId;
+  if (request.zoneId !== undefined) {
+    const zone = await loadAggregate(deps.store, zoneDecider, zoneStream(request.zoneId));
+    if (!zone.state.exists) throw new DomainError('ZONE_NOT_FOUND', `no zone ${request.zoneId}`, 'invalid', { fields: [{ field: 'zoneId', message: 'no such zone' }] });
+    command.zoneId = request.zoneId;
+  }
   return runProjectCommand(deps, projectId, command, metadata);
 }
 

@@ -2,25 +2,26 @@ import type { Clock } from '../../adapters/clock/port.js';
 import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { DomainError } from '../../domain/shared/errors.js';
-import { ticketProcessDecider, ticketProcessStream } from '../../domain/tickets/process.js';
 import {
-  defaultFlow, ticketDecider, ticketStream, type LiveTicket, type TicketActor, type TicketAggregate, type TicketCommand, type TicketFlow, type TicketType,
+  ticketDecider, ticketStream, type LiveTicket, type TicketActor, type TicketAggregate, type TicketCommand, type TicketType,
 } from '../../domain/tickets/ticket.js';
 import type { Principal } from '../identity/principal.js';
 import { handleCommand, loadAggregate } from '../shared/handle-command.js';
+import { systemActor } from '../shared/request-context.js';
 import { requireProject } from '../tenancy/projects.js';
+import { managesDepartmentOf } from './department-managers.js';
+import { alignTicket, flowFor } from './flows.js';
 
 // Ticket commands: submit along the project's process for the type (or the default one),
 // approve/reject by the step's approver, cancel/reopen/delete by the applicant.
+
+export { flowFor } from './flows.js';
 
 export interface TicketDeps {
   store: EventStore;
   readStore: ReadStore;
   clock: Clock;
 }
-
-/** The tickets projection's collection of processes (named here: commands do not import projections). */
-const ticketProcessesCollection = 'ticket_processes';
 
 /** Who acts, as the ticket decider judges it: admin outside projects, project role inside its own. */
 export function ticketActorOf(principal: Principal, projectId: string | undefined): TicketActor {
@@ -29,14 +30,11 @@ export function ticketActorOf(principal: Principal, projectId: string | undefine
   return actor;
 }
 
-/** The flow a new ticket follows: the project's enabled process for its type, else submit → admin. */
-export async function flowFor(deps: TicketDeps, projectId: string, type: TicketType): Promise<TicketFlow> {
-  const candidates = await deps.readStore.find(ticketProcessesCollection, { projectId, enabled: true }, { limit: 1000 });
-  const match = candidates.find((doc) => (doc.ticketTypes as string[]).includes(type));
-  if (!match) return defaultFlow;
-  const { state } = await loadAggregate(deps.store, ticketProcessDecider, ticketProcessStream(match.id));
-  if (!state.exists || state.deleted || !state.enabled) return defaultFlow;
-  return { processId: state.processId, steps: state.steps };
+/** As `ticketActorOf`, plus whether the principal (outside any project session) manages the project's department. */
+export async function ticketActorFor(deps: TicketDeps, principal: Principal, projectId: string): Promise<TicketActor> {
+  const actor = ticketActorOf(principal, projectId);
+  if (!principal.project && await managesDepartmentOf(deps.readStore, projectId, principal.userId)) actor.departmentManager = true;
+  return actor;
 }
 
 export async function loadTicket(store: EventStore, ticketId: string): Promise<LiveTicket> {
@@ -68,10 +66,18 @@ type ActorCommand =
 /** Approve, reject, cancel, delete or reopen, as `principal`. */
 export async function actOnTicket(deps: TicketDeps, ticketId: string, principal: Principal, action: ActorCommand, metadata: EventMetadata): Promise<LiveTicket> {
   const current = await loadTicket(deps.store, ticketId);
+  if (action.type === 'ApproveTicket' || action.type === 'RejectTicket') {
+    // A decision is taken on the ticket as its process has it now: the process follower may
+    // not have caught up with a change of the process yet, so catch up here first.
+    const aligned = await alignTicket(deps, ticketId, { ...metadata, actor: systemActor });
+    if (aligned.events.includes('TicketResubmitted')) {
+      throw new DomainError('TICKET_RESUBMITTED', 'the ticket\'s process changed: the ticket was resubmitted and restarts at its first step; look at it again', 'conflict');
+    }
+  }
   // A reopened ticket follows its project's process as it stands now.
   const flow = action.type === 'ReopenTicket' ? await flowFor(deps, current.projectId, current.type) : undefined;
-  const outcome = await handleCommand(deps.store, ticketDecider, ticketStream(ticketId), (state: TicketAggregate): TicketCommand => {
-    const actor = ticketActorOf(principal, state.exists ? state.projectId : undefined);
+  const actor = await ticketActorFor(deps, principal, current.projectId);
+  const outcome = await handleCommand(deps.store, ticketDecider, ticketStream(ticketId), (_state: TicketAggregate): TicketCommand => {
     const now = deps.clock.now();
     switch (action.type) {
       case 'ApproveTicket': return { type: 'ApproveTicket', approver: actor, now, ...(action.remarks !== undefined ? { remarks: action.remarks } : {}) };

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../shared/decider.js';
 import type { DeletionPolicy } from './deletion-policy.js';
+import type { GuestAccess } from './guest-access.js';
 
 // The VM aggregate's vocabulary (stream `vm-<id>`). States follow ZStack's VmInstanceState
 // (FACTS.md) plus `Pausing`/`Resuming` (ZStack has them too) and `Error`, where a VM whose
@@ -59,7 +60,12 @@ export interface DefineSpec {
   cpuCount: number;
   memoryBytes: number;
   volumes: Array<{ volumeId: string; device: string; path?: string }>;
-  nics: Array<{ nicId: string; mac: string; ip: string; l3NetworkId: string }>;
+  /** netmask and gateway come with guest access: the cloud-init seed sets the address statically. */
+  nics: Array<{ nicId: string; mac: string; ip: string; l3NetworkId: string; netmask?: string; gateway?: string }>;
+  /** Keys and sealed root password for the cloud-init seed (absent: no seed). */
+  guestAccess?: GuestAccess;
+  /** IP/MAC/ARP spoofing protection on the NICs (absent: the driver's default, on). */
+  antiSpoofing?: boolean;
 }
 
 export type VmInstanceCreated = DomainEvent<'VmInstanceCreated', {
@@ -83,6 +89,10 @@ export type VmInstanceCreated = DomainEvent<'VmInstanceCreated', {
   taskId: string | null;
   /** The project (tenancy) it belongs to, when created in one. */
   projectId?: string;
+  /** Access into the guest given at create time; the root password is sealed with the key ring. */
+  guestAccess?: GuestAccess;
+  /** IP/MAC/ARP spoofing protection (vm.antiSpoofing when not asked); absent in events older than it. */
+  antiSpoofing?: boolean;
 }>;
 
 /** Placement, IPs and primary storage asked for (handled by the provisioning process). */

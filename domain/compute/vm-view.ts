@@ -1,4 +1,5 @@
 import type { VmInstance } from './vm.js';
+import { guestAccessView, type GuestAccessView } from './guest-access.js';
 
 // A VM as users see it (API detail, list, a finished task's result): one function, used by
 // the read model and by the process that ends tasks, so that the two never disagree.
@@ -35,6 +36,10 @@ export interface VmView {
   error: { code: string; message: string } | null;
   /** The project (tenancy) the VM belongs to, when created in one. */
   projectId?: string;
+  /** IP/MAC/ARP spoofing protection (libvirt clean-traffic) on its NICs. */
+  antiSpoofing: boolean;
+  /** Access given at create time: keys, and whether a root password was set (never the password). */
+  guestAccess: GuestAccessView | null;
 }
 
 const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
@@ -72,5 +77,7 @@ export function vmView(vm: VmInstance, dataVolumes: readonly VmVolumeView[] = []
     expungeAt: iso(vm.expungeAt),
     error: vm.error,
     ...(vm.projectId ? { projectId: vm.projectId } : {}),
+    antiSpoofing: vm.antiSpoofing ?? true,
+    guestAccess: guestAccessView(vm.guestAccess),
   };
 }

@@ -1,6 +1,7 @@
 import type { Decider } from '../shared/decider.js';
 import { DomainError } from '../shared/errors.js';
 import { expungeAtFor, type DeletionPolicy } from './deletion-policy.js';
+import { validSshKeys, type GuestAccess } from './guest-access.js';
 import type {
   AllocatedNic, CreateStrategy, DefineSpec, ImageSource, NicSlot, PowerOperation, StopType, VmError, VmEvent, VmState,
 } from './vm-events.js';
@@ -95,6 +96,10 @@ export interface VmInstance {
   expungeAt: number | null;
   /** The project the VM belongs to (tenancy), when created in one. */
   projectId?: string;
+  /** Keys and sealed root password given at create time (the cloud-init seed of every define). */
+  guestAccess?: GuestAccess;
+  /** IP/MAC/ARP spoofing protection; undefined for VMs created before it could be chosen (on). */
+  antiSpoofing?: boolean;
 }
 
 export type VmAggregate = { exists: false } | VmInstance;
@@ -123,6 +128,9 @@ export type VmCommand =
       now: number;
       /** The project (tenancy) the VM belongs to; its quota was reserved before this command. */
       projectId?: string;
+      /** Keys and the root password, sealed by the command layer before it reaches the decider. */
+      guestAccess?: GuestAccess;
+      antiSpoofing?: boolean;
     }
   | {
       type: 'RecordResourcesAllocated';
@@ -345,6 +353,10 @@ function create(command: Extract<VmCommand, { type: 'CreateVm' }>, state: VmAggr
   if (problems.length > 0) {
     throw new DomainError('INVALID_VM_INSTANCE', problems.map((p) => `${p.field} ${p.message}`).join('; '), 'invalid', { fields: problems });
   }
+  const guestAccess: GuestAccess | undefined = command.guestAccess && {
+    sshKeys: validSshKeys(command.guestAccess.sshKeys),
+    ...(command.guestAccess.sealedRootPassword !== undefined ? { sealedRootPassword: command.guestAccess.sealedRootPassword } : {}),
+  };
   const nics = command.l3NetworkIds.map((l3NetworkId, index) => ({ nicId: command.nicIds[index]!, l3NetworkId }));
   const createdEvent: VmEvent = {
     type: 'VmInstanceCreated',
@@ -367,6 +379,8 @@ function create(command: Extract<VmCommand, { type: 'CreateVm' }>, state: VmAggr
       createdAt: command.now,
       taskId: command.taskId,
       ...(command.projectId ? { projectId: command.projectId } : {}),
+      ...(guestAccess ? { guestAccess } : {}),
+      ...(command.antiSpoofing !== undefined ? { antiSpoofing: command.antiSpoofing } : {}),
     },
   };
   const out = new Emitter(created(createdEvent.data as Extract<VmEvent, { type: 'VmInstanceCreated' }>['data']));
@@ -406,13 +420,21 @@ function powerRequested(out: Emitter, operation: PowerOperation, stopType?: Stop
 /** The VM as the hypervisor defines it: root volume as `vda`, NICs in order. */
 export function defineSpecOf(vm: VmInstance): DefineSpec {
   const root: DefineSpec['volumes'][number] = { volumeId: vm.rootVolume.volumeId, device: 'vda' };
-  return {
+  const spec: DefineSpec = {
     name: vm.name,
     cpuCount: vm.cpuCount,
     memoryBytes: vm.memoryBytes,
     volumes: [root],
-    nics: vm.nics.map((nic) => ({ nicId: nic.nicId, mac: nic.mac ?? '', ip: nic.ip ?? '', l3NetworkId: nic.l3NetworkId })),
+    nics: vm.nics.map((nic) => ({
+      nicId: nic.nicId, mac: nic.mac ?? '', ip: nic.ip ?? '', l3NetworkId: nic.l3NetworkId,
+      // The seed's network-config sets the address statically: it needs the mask and the gateway.
+      ...(vm.guestAccess && nic.netmask ? { netmask: nic.netmask } : {}),
+      ...(vm.guestAccess && nic.gateway ? { gateway: nic.gateway } : {}),
+    })),
   };
+  if (vm.guestAccess) spec.guestAccess = vm.guestAccess;
+  if (vm.antiSpoofing !== undefined) spec.antiSpoofing = vm.antiSpoofing;
+  return spec;
 }
 
 function resourcesAllocated(out: Emitter, command: Extract<VmCommand, { type: 'RecordResourcesAllocated' }>) {
@@ -640,6 +662,8 @@ function created(data: Extract<VmEvent, { type: 'VmInstanceCreated' }>['data']):
     destroyedAt: null,
     expungeAt: null,
     ...(data.projectId ? { projectId: data.projectId } : {}),
+    ...(data.guestAccess ? { guestAccess: data.guestAccess } : {}),
+    ...(data.antiSpoofing !== undefined ? { antiSpoofing: data.antiSpoofing } : {}),
   };
 }
 

@@ -20,6 +20,8 @@ export type UserEvent =
   /** The first login with a code succeeded: the QR code is never given out again. */
   | DomainEvent<'TotpConfirmed', { userId: string; at: number }>
   | DomainEvent<'TotpReset', { userId: string; at: number }>
+  /** The e-mail address for notifications, sealed with the key ring (personal data); null: none. */
+  | DomainEvent<'UserEmailChanged', { userId: string; emailSealed: string | null; at: number }>
   /** Written to user streams by versions before the login ledger; read and ignored. */
   | DomainEvent<'LoginFailed', { userId: string | null; username: string; reason: string; at: number }>;
 
@@ -32,7 +34,8 @@ export type UserCommand =
   | { type: 'DeleteUser'; now: number }
   | { type: 'EnableTotp'; secretSealed: string; now: number }
   | { type: 'ConfirmTotp'; now: number }
-  | { type: 'ResetTotp'; now: number };
+  | { type: 'ResetTotp'; now: number }
+  | { type: 'ChangeEmail'; emailSealed: string | null; now: number };
 
 export type TotpState = { state: 'off' } | { state: 'pending' | 'on'; secretSealed: string };
 
@@ -48,6 +51,8 @@ export type UserState =
       disabled: boolean;
       deleted: boolean;
       totp: TotpState;
+      /** Sealed e-mail address (absent: none). */
+      emailSealed?: string;
     };
 
 export type LiveUser = Extract<UserState, { exists: true }>;
@@ -102,6 +107,10 @@ export const userDecider: Decider<UserCommand, UserState, UserEvent> = {
         return user.totp.state === 'pending' ? [{ type: 'TotpConfirmed', data: { userId, at: command.now } }] : [];
       case 'ResetTotp':
         return user.totp.state === 'off' ? [] : [{ type: 'TotpReset', data: { userId, at: command.now } }];
+      case 'ChangeEmail':
+        // A sealed value differs at every sealing: the command layer compares the addresses themselves.
+        if (command.emailSealed === null && user.emailSealed === undefined) return [];
+        return [{ type: 'UserEmailChanged', data: { userId, emailSealed: command.emailSealed, at: command.now } }];
     }
   },
 
@@ -129,6 +138,10 @@ export const userDecider: Decider<UserCommand, UserState, UserEvent> = {
       case 'TotpEnabled': return { ...state, totp: { state: 'pending', secretSealed: event.data.secretSealed } };
       case 'TotpConfirmed': return state.totp.state === 'off' ? state : { ...state, totp: { ...state.totp, state: 'on' } };
       case 'TotpReset': return { ...state, totp: { state: 'off' } };
+      case 'UserEmailChanged': {
+        const { emailSealed: _previous, ...rest } = state;
+        return event.data.emailSealed === null ? rest : { ...rest, emailSealed: event.data.emailSealed };
+      }
       case 'LoginFailed': return state;
     }
   },

@@ -14,6 +14,8 @@ export interface SettingDefinition {
   unit?: string;
   /** For enums. */
   values?: readonly string[];
+  /** A secret (a password): the API seals it with the key ring before it is stored, and never shows it. */
+  sealed?: boolean;
 }
 
 export const settingDefinitions: readonly SettingDefinition[] = [
@@ -51,6 +53,12 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     min: 1,
     max: 315_360_000,
     unit: 'seconds',
+  },
+  {
+    name: 'vm.antiSpoofing',
+    description: 'IP/MAC/ARP spoofing protection (libvirt clean-traffic with the NIC\'s IP and MAC) for VMs created without antiSpoofing; a VM keeps what it was created with.',
+    type: 'boolean',
+    default: true,
   },
   {
     name: 'vm.expungeInterval',
@@ -122,6 +130,14 @@ export const settingDefinitions: readonly SettingDefinition[] = [
   { name: 'twoFactor.required', description: 'Every user must use two-factor authentication: users without it can only enrol after logging in.', type: 'boolean', default: false },
   { name: 'ipAccessList.enabled', description: 'Apply the IP allowlists and blocklists to logins and signed requests.', type: 'boolean', default: false },
   // identity (issue 4) ↑
+  // e-mail (issue 7) ↓ — an empty host turns e-mail off
+  { name: 'mail.smtp.host', description: 'SMTP server that sends notification e-mails (tickets, project expiry); empty: no e-mail is sent.', type: 'string', default: '' },
+  { name: 'mail.smtp.port', description: 'Port of the SMTP server (25, 465 with mail.smtp.secure, 587 with STARTTLS).', type: 'integer', default: 25, min: 1, max: 65_535 },
+  { name: 'mail.smtp.secure', description: 'Connect with TLS from the start (port 465); otherwise STARTTLS is used when the server offers it.', type: 'boolean', default: false },
+  { name: 'mail.smtp.username', description: 'User name of the SMTP login; empty: no login.', type: 'string', default: '' },
+  { name: 'mail.smtp.password', description: 'Password of the SMTP login: stored encrypted, never shown.', type: 'string', default: '', sealed: true },
+  { name: 'mail.smtp.from', description: 'Sender address of notification e-mails.', type: 'string', default: 'Stratus <stratus@localhost>' },
+  // e-mail (issue 7) ↑
 ];
 
 export function findSetting(name: string): SettingDefinition | undefined {

@@ -2,6 +2,7 @@ import type { RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { WriteBatch } from '../../adapters/readstore/port.js';
 import type { ImageEvent } from '../../domain/compute/image.js';
 import { isoTime, type Projection } from '../shared/projection.js';
+import { projectFieldOf } from '../tenancy/project-of.js';
 
 // Images as users see them. Destroyed images stay listed (`q=state=Destroyed`) with the time
 // they are due for expunge; the image expunge job reads `expungeAt` from here. An expunged
@@ -19,6 +20,7 @@ export const imageFields = {
   sizeBytes: 'number',
   imageStoreId: 'string',
   state: 'string',
+  projectId: 'string',
   createdAt: 'time',
   deletedAt: 'time',
   expungeAt: 'time',
@@ -26,7 +28,7 @@ export const imageFields = {
 
 export const imagesProjection: Projection = {
   name: 'images',
-  version: 1,
+  version: 2,
   collections: [imagesCollection],
   indexes: [
     { collection: imagesCollection, fields: [['createdAt', -1]] },
@@ -42,6 +44,7 @@ export const imagesProjection: Projection = {
         batch.upsert(imagesCollection, {
           id: data.imageId, name: data.name, description: data.description, url: data.url, format: data.format, platform: data.platform,
           sha256: data.sha256, sizeBytes: data.sizeBytes, imageStoreId: data.imageStoreId, state: 'Ready', status: 'Ready', createdAt: isoTime(data.registeredAt),
+          ...projectFieldOf(recorded),
         });
         return;
       }

@@ -2,6 +2,7 @@ import type { RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { WriteBatch } from '../../adapters/readstore/port.js';
 import type { VolumeSnapshotEvent } from '../../domain/compute/volume-snapshot.js';
 import { isoTime, type Projection } from '../shared/projection.js';
+import { projectFieldOf } from '../tenancy/project-of.js';
 
 // The volume snapshot list (`GET /v1/volume-snapshots`). A snapshot that could not be taken,
 // and a deleted one, leave the list (the task that asked for it keeps the error).
@@ -20,6 +21,7 @@ export const volumeSnapshotListFields = {
   sizeBytes: 'number',
   createdAt: 'time',
   lastRevertedAt: 'time',
+  projectId: 'string',
 } as const;
 
 const handled: readonly VolumeSnapshotEvent['type'][] = [
@@ -30,7 +32,7 @@ const handled: readonly VolumeSnapshotEvent['type'][] = [
 
 export const volumeSnapshotsProjection: Projection = {
   name: 'volume-snapshots',
-  version: 1,
+  version: 2,
   collections: [volumeSnapshotsCollection],
   indexes: [
     { collection: volumeSnapshotsCollection, fields: [['createdAt', -1]] },
@@ -58,6 +60,7 @@ export const volumeSnapshotsProjection: Projection = {
           sizeBytes: null,
           createdAt: isoTime(event.data.createdAt),
           lastRevertedAt: null,
+          ...projectFieldOf(recorded),
         });
         return;
       case 'VolumeSnapshotCreated':

@@ -3,6 +3,7 @@ import type { WriteBatch } from '../../adapters/readstore/port.js';
 import type { VolumeEvent } from '../../domain/compute/volume.js';
 import type { VmEvent } from '../../domain/compute/vm-events.js';
 import { isoTime, type Projection } from '../shared/projection.js';
+import { projectFieldOf } from '../tenancy/project-of.js';
 
 // The volume list (`GET /v1/volumes`): data volumes from their own streams, and each VM's
 // root volume from the VM's events (a root volume lives inside the VM aggregate; listing it
@@ -26,6 +27,7 @@ export const volumeListFields = {
   createdAt: 'time',
   destroyedAt: 'time',
   expungeAt: 'time',
+  projectId: 'string',
 } as const;
 
 const volumeEventTypes: readonly VolumeEvent['type'][] = [
@@ -44,7 +46,7 @@ const rootIndex = 'volumes_root_by_vm';
 
 export const volumesProjection: Projection = {
   name: 'volumes',
-  version: 1,
+  version: 2,
   collections: [volumesCollection, rootIndex],
   indexes: [
     { collection: volumesCollection, fields: [['createdAt', -1]] },
@@ -86,6 +88,7 @@ async function applyVolumeEvent(event: VolumeEvent, batch: WriteBatch) {
         deletionPolicy: null,
         destroyedAt: null,
         expungeAt: null,
+        ...projectFieldOf(event as unknown as RecordedEvent),
       });
       return;
     case 'VolumeInstantiationRequested':
@@ -165,6 +168,7 @@ async function applyVmEvent(event: VmEvent & RecordedEvent, batch: WriteBatch) {
       deletionPolicy: null,
       destroyedAt: null,
       expungeAt: null,
+      ...projectFieldOf(event),
     });
     return;
   }

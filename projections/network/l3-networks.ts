@@ -2,6 +2,7 @@ import type { RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { WriteBatch } from '../../adapters/readstore/port.js';
 import type { L3NetworkEvent } from '../../domain/network/l3-network.js';
 import { isoTime, type Projection } from '../shared/projection.js';
+import { projectFieldOf } from '../tenancy/project-of.js';
 
 // L3 networks with their IP ranges and IP usage, and the addresses in use (which NIC holds
 // which address and MAC). The L3 stream, not this model, decides allocations.
@@ -9,12 +10,12 @@ import { isoTime, type Projection } from '../shared/projection.js';
 export const l3NetworksCollection = 'l3_networks';
 export const ipAddressesCollection = 'l3_ip_addresses';
 
-export const l3NetworkFields = { id: 'string', name: 'string', l2NetworkId: 'string', zoneId: 'string', ipTotal: 'number', ipUsed: 'number', createdAt: 'time' } as const;
+export const l3NetworkFields = { id: 'string', name: 'string', l2NetworkId: 'string', zoneId: 'string', ipTotal: 'number', ipUsed: 'number', createdAt: 'time', projectId: 'string' } as const;
 export const ipAddressFields = { id: 'string', l3NetworkId: 'string', ip: 'string', mac: 'string', nicId: 'string', ipRangeId: 'string' } as const;
 
 export const l3NetworksProjection: Projection = {
   name: 'l3-networks',
-  version: 1,
+  version: 2,
   collections: [l3NetworksCollection, ipAddressesCollection],
   indexes: [
     { collection: l3NetworksCollection, fields: [['zoneId', 1], ['createdAt', -1]] },
@@ -31,6 +32,7 @@ export const l3NetworksProjection: Projection = {
         batch.upsert(l3NetworksCollection, {
           id: data.l3NetworkId, name: data.name, description: data.description, l2NetworkId: data.l2NetworkId, zoneId: data.zoneId,
           ipRanges: [], ipTotal: 0, ipUsed: 0, createdAt: isoTime(data.createdAt),
+          ...projectFieldOf(recorded),
         });
         return;
       }

@@ -5,16 +5,17 @@ import type { FlowStep, TicketEvent } from '../../domain/tickets/ticket.js';
 import { isoTime, type Projection } from '../shared/projection.js';
 
 // Ticket inboxes: tickets (with the approver their current step awaits, so "pending for me"
-// is a query), one document per decision an approver took ("resolved"), and ticket processes
-// (to find a project's process for a ticket type).
+// is a query, and everyone who decided a step of it, so "resolved by me" is one too), one
+// document per decision an approver took, and ticket processes (to find a project's process
+// for a ticket type).
 
 export const ticketsCollection = 'tickets';
 export const ticketDecisionsCollection = 'ticket_decisions';
 export const ticketProcessesCollection = 'ticket_processes';
 
 export const ticketFields = {
-  id: 'string', projectId: 'string', applicantId: 'string', type: 'string', state: 'string', archived: 'boolean',
-  'awaiting.kind': 'string', 'awaiting.userId': 'string', createdAt: 'time', updatedAt: 'time',
+  id: 'string', projectId: 'string', applicantId: 'string', type: 'string', state: 'string', archived: 'boolean', frozen: 'boolean',
+  processId: 'string', decidedBy: 'string', 'awaiting.kind': 'string', 'awaiting.userId': 'string', createdAt: 'time', updatedAt: 'time',
 } as const;
 export const ticketDecisionFields = { ticketId: 'string', approverId: 'string', decision: 'string', projectId: 'string', at: 'time' } as const;
 export const ticketProcessFields = { id: 'string', projectId: 'string', name: 'string', enabled: 'boolean' } as const;
@@ -26,16 +27,19 @@ const awaitingOf = (steps: FlowStep[], step: number) => {
 
 export const ticketsProjection: Projection = {
   name: 'tickets',
-  version: 1,
+  version: 2,
   collections: [ticketsCollection, ticketDecisionsCollection, ticketProcessesCollection],
   indexes: [
     { collection: ticketsCollection, fields: [['applicantId', 1], ['createdAt', -1]] },
     { collection: ticketsCollection, fields: [['projectId', 1], ['state', 1]] },
+    { collection: ticketsCollection, fields: [['processId', 1], ['state', 1]] },
+    { collection: ticketsCollection, fields: [['decidedBy', 1]], multiValued: true },
     { collection: ticketDecisionsCollection, fields: [['approverId', 1], ['at', -1]] },
     { collection: ticketProcessesCollection, fields: [['projectId', 1]] },
   ],
   handles: [
     'TicketSubmitted', 'TicketApproved', 'TicketRejected', 'TicketCancelled', 'TicketReopened', 'TicketFulfilled', 'TicketArchived',
+    'TicketResubmitted', 'TicketFrozen', 'TicketUnfrozen',
     'TicketProcessCreated', 'TicketProcessChanged', 'TicketProcessDisabled', 'TicketProcessEnabled', 'TicketProcessDeleted',
   ],
 
@@ -68,7 +72,7 @@ export const ticketsProjection: Projection = {
       batch.upsert(ticketsCollection, {
         id, projectId, applicantId, applicantName, type, request, processId: flow.processId, steps: flow.steps, step: 0,
         awaiting: awaitingOf(flow.steps, 0), state: 'Pending', history: [{ action: 'submitted', by: applicantName, at: isoTime(at) }],
-        outcome: null, archived: false, createdAt: isoTime(at), ...touched,
+        outcome: null, archived: false, frozen: false, decidedBy: [], createdAt: isoTime(at), ...touched,
       });
       return;
     }
@@ -85,6 +89,7 @@ export const ticketsProjection: Projection = {
           state: approved ? (final ? 'FinalApproved' : 'IntermediateApproved') : 'Rejected',
           step, awaiting: approved && !final ? awaitingOf(doc.steps as FlowStep[], step) : null,
           history: [...history, { action: approved ? 'approved' : 'rejected', step: event.data.step, by: event.data.approverName, remarks: event.data.remarks, at: isoTime(event.data.at) }],
+          decidedBy: [...new Set([...((doc.decidedBy as string[] | undefined) ?? []), event.data.approverId])],
           ...touched,
         });
         batch.upsert(ticketDecisionsCollection, {
@@ -99,7 +104,20 @@ export const ticketsProjection: Projection = {
       case 'TicketReopened':
         batch.patch(ticketsCollection, id, {
           state: 'Pending', step: 0, request: event.data.request, processId: event.data.flow.processId, steps: event.data.flow.steps,
-          awaiting: awaitingOf(event.data.flow.steps, 0), outcome: null, history: [...history, { action: 'reopened', at: isoTime(event.data.at) }], ...touched,
+          awaiting: awaitingOf(event.data.flow.steps, 0), outcome: null, frozen: false, history: [...history, { action: 'reopened', at: isoTime(event.data.at) }], ...touched,
+        });
+        return;
+      case 'TicketResubmitted':
+        batch.patch(ticketsCollection, id, {
+          state: 'Pending', step: 0, processId: event.data.flow.processId, steps: event.data.flow.steps, awaiting: awaitingOf(event.data.flow.steps, 0), frozen: false,
+          history: [...history, { action: 'resubmitted', by: 'system', reason: event.data.reason, at: isoTime(event.data.at) }], ...touched,
+        });
+        return;
+      case 'TicketFrozen':
+      case 'TicketUnfrozen':
+        batch.patch(ticketsCollection, id, {
+          frozen: event.type === 'TicketFrozen',
+          history: [...history, { action: event.type === 'TicketFrozen' ? 'frozen' : 'unfrozen', by: 'system', reason: event.data.reason, at: isoTime(event.data.at) }], ...touched,
         });
         return;
       case 'TicketFulfilled':

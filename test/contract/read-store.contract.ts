@@ -5,21 +5,36 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Doc, Filter, FindOptions, ReadStore } from '../../adapters/readstore/port.js';
 
-export type OpenReadStore = () => Promise<{ store: ReadStore; cleanup: () => Promise<void> }>;
+export type OpenReadStore = () => Promise<{
+  store: ReadStore;
+  cleanup: () => Promise<void>;
+  /** Another connection to the same store (another process's view), closed by the suite; the same store when absent. */
+  another?: () => ReadStore;
+}>;
 
 export function readStoreContract(name: string, open: OpenReadStore): void {
   describe(`read store contract: ${name}`, () => {
     let store: ReadStore;
     let cleanup: () => Promise<void>;
+    let another: (() => ReadStore) | undefined;
+    let others: ReadStore[] = [];
 
     beforeEach(async () => {
-      ({ store, cleanup } = await open());
+      ({ store, cleanup, another } = await open());
     });
 
     afterEach(async () => {
+      for (const other of others.splice(0)) await other.close();
       await store.close();
       await cleanup();
     });
+
+    const otherConnection = () => {
+      if (!another) return store;
+      const other = another();
+      others.push(other);
+      return other;
+    };
 
     const put = (collection: string, docs: Doc[], position = 1, projection = 'test') =>
       store.commit(projection, position, async (batch) => {
@@ -460,6 +475,62 @@ export function readStoreContract(name: string, open: OpenReadStore): void {
         await store.reset('audit', ['audit'], 2);
         await put('audit', [{ id: '2', action: 'login', time: 20 }], 1, 'audit');
         expect(await ids('audit', { action: 'login' }, { sort: [['time', -1]] })).toEqual(['2']);
+      });
+    });
+
+    describe('leases', () => {
+      it('of contenders at the same moment exactly one wins, and all see the same holder', async () => {
+        const stores = [store, otherConnection()];
+        const contenders = Array.from({ length: 12 }, (_, i) => `worker-${i}`);
+        const results = await Promise.all(contenders.map((holder, i) => stores[i % 2]!.acquireLease('projection:audit', holder, 1_000, 31_000)));
+        const winners = results.filter((lease, i) => lease.holder === contenders[i]);
+        expect(winners).toHaveLength(1);
+        for (const lease of results) expect(lease).toMatchObject({ name: 'projection:audit', holder: winners[0]!.holder, expiresAt: 31_000 });
+        expect(await stores[1]!.lease('projection:audit')).toEqual(winners[0]);
+        expect(await store.lease('never-taken')).toBeUndefined();
+      });
+
+      it('is taken over once its time has passed, not before', async () => {
+        const other = otherConnection();
+        expect((await store.acquireLease('l', 'a', 0, 1_000)).holder).toBe('a');
+        expect(await other.acquireLease('l', 'b', 999, 2_000)).toMatchObject({ holder: 'a', expiresAt: 1_000 });
+        const taken = await other.acquireLease('l', 'b', 1_000, 2_000);
+        expect(taken).toMatchObject({ holder: 'b', expiresAt: 2_000 });
+        // The old holder cannot renew a lease it has lost.
+        expect(await store.acquireLease('l', 'a', 1_001, 3_000)).toMatchObject({ holder: 'b', expiresAt: 2_000 });
+      });
+
+      it('is renewed by its holder only, and each change moves its version', async () => {
+        const other = otherConnection();
+        const first = await store.acquireLease('l', 'a', 0, 1_000);
+        const renewed = await store.acquireLease('l', 'a', 500, 2_000);
+        expect(renewed).toMatchObject({ holder: 'a', expiresAt: 2_000 });
+        expect(renewed.version).toBeGreaterThan(first.version);
+        // Past the first term but within the renewed one: still a's.
+        expect(await other.acquireLease('l', 'b', 1_500, 3_000)).toEqual(renewed);
+        expect((await other.acquireLease('l', 'b', 2_000, 3_000)).holder).toBe('b');
+      });
+
+      it('released by its holder is free at once; a release by anyone else changes nothing', async () => {
+        const other = otherConnection();
+        await store.acquireLease('l', 'a', 0, 10_000);
+        await other.releaseLease('l', 'b');
+        expect((await other.acquireLease('l', 'b', 1, 10_000)).holder).toBe('a');
+        await store.releaseLease('l', 'a');
+        expect(await other.lease('l')).toMatchObject({ holder: '' });
+        expect((await other.acquireLease('l', 'b', 1, 10_000)).holder).toBe('b');
+      });
+
+      it('many rounds of contention never give one version two holders', async () => {
+        const stores = [store, otherConnection()];
+        let now = 0;
+        for (let round = 0; round < 15; round++) {
+          now += 1_000;
+          const results = await Promise.all(['a', 'b', 'c'].map((holder, i) => stores[i % 2]!.acquireLease('l', holder, now, now + 1_000)));
+          const winners = results.filter((lease, i) => lease.holder === ['a', 'b', 'c'][i]);
+          expect(winners).toHaveLength(1);
+          expect(await store.lease('l')).toEqual(winners[0]);
+        }
       });
     });
 

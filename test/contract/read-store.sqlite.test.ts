@@ -9,7 +9,7 @@ import { readStoreContract } from './read-store.contract.js';
 readStoreContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'stratus-readstore-'));
   const store = openSqliteReadStore({ file: join(dir, 'read.db') });
-  return { store, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  return { store, cleanup: async () => rmSync(dir, { recursive: true, force: true }), another: () => openSqliteReadStore({ file: join(dir, 'read.db') }) };
 });
 
 describe('sqlite read store', () => {

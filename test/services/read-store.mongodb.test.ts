@@ -25,7 +25,7 @@ describe.skipIf(!url)('mongodb read store (STRATUS_TEST_MONGODB)', () => {
   readStoreContract('mongodb', async () => {
     const database = freshDatabase();
     const store = openMongoReadStore({ url: url!, database });
-    return { store, cleanup: () => dropDatabase(database) };
+    return { store, cleanup: () => dropDatabase(database), another: () => openMongoReadStore({ url: url!, database }) };
   });
 
   describe('idempotent projection writes', () => {

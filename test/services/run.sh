@@ -3,13 +3,20 @@
 # runs those suites, and stops the servers whatever happens. Each server has a script in
 # test/services/servers/<name>.sh with `start` (install if missing, start, wait until it
 # answers, print `export VAR=value` lines for the suites) and `stop`.
-# Usage: test/services/run.sh [server …]   (default: every server script)
+# Usage: test/services/run.sh [server …] [-- vitest arguments …]   (default: every server script)
+#   e.g. test/services/run.sh ferretdb -- test/services/read-store.mongodb.test.ts
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export STRATUS_SERVICES_DIR="${STRATUS_SERVICES_DIR:-$PWD/.services}"
 mkdir -p "$STRATUS_SERVICES_DIR"
 
-if [ "$#" -gt 0 ]; then servers=("$@"); else
+servers=()
+vitest_args=()
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = "--" ]; then shift; vitest_args=("$@"); break; fi
+  servers+=("$1"); shift
+done
+if [ "${#servers[@]}" -eq 0 ]; then
   servers=()
   for script in test/services/servers/*.sh; do [ -e "$script" ] && servers+=("$(basename "$script" .sh)"); done
 fi
@@ -29,4 +36,4 @@ for server in "${servers[@]}"; do
   eval "$exports"
 done
 
-npx vitest run --config vitest.services.config.ts
+npx vitest run --config vitest.services.config.ts "${vitest_args[@]}"

@@ -6,6 +6,8 @@
 #   kafka.sh start   installs if missing, formats a fresh log dir, starts, waits until the
 #                    port answers, prints `export STRATUS_TEST_KAFKA=127.0.0.1:<port>`
 #   kafka.sh stop    stops the broker this script started
+#   kafka.sh restart stops it and starts it again on the same log dir (topics, messages and
+#                    committed offsets kept): the scale-out scenario's broker restart
 # Everything but the export line goes to stderr. Versions: KAFKA_VERSION (default 3.9.1:
 # the last line that still speaks the older protocol versions kafkajs uses; 4.x dropped them).
 set -euo pipefail
@@ -53,8 +55,12 @@ start() {
   if running; then log "already running (pid $(cat "$pidfile"))"; echo "export STRATUS_TEST_KAFKA=127.0.0.1:$port"; return 0; fi
   if answers; then log "port $port is taken by something else"; exit 1; fi
   local data="$base/data"
-  rm -rf "$data"
-  mkdir -p "$data"
+  local keep="${1:-fresh}"
+  if [ "$keep" != keep ] || [ ! -f "$data/meta.properties" ]; then
+    rm -rf "$data"
+    mkdir -p "$data"
+    keep=fresh
+  fi
   cat >"$base/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
@@ -85,12 +91,14 @@ log4j.logger.kafka.server.KafkaRaftServer=INFO
 EOF
   local cp="$lib/*"
   local jvm=(java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true "-Dlog4j.configuration=file:$base/log4j.properties" -cp "$cp")
-  local cluster_id
-  cluster_id="$("${jvm[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-  log "formatting $data (cluster $cluster_id)"
-  "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$base/server.properties" >&2
+  if [ "$keep" = fresh ]; then
+    local cluster_id
+    cluster_id="$("${jvm[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    log "formatting $data (cluster $cluster_id)"
+    "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$base/server.properties" >&2
+  fi
   log "starting on 127.0.0.1:$port"
-  nohup "${jvm[@]}" kafka.Kafka "$base/server.properties" >"$base/kafka.log" 2>&1 &
+  nohup "${jvm[@]}" kafka.Kafka "$base/server.properties" >>"$base/kafka.log" 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 240); do
     if answers; then
@@ -121,5 +129,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  restart) stop; start keep ;;
+  *) echo "usage: $0 start|stop|restart" >&2; exit 2 ;;
 esac

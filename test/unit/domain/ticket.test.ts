@@ -92,3 +92,69 @@ describe('ticket process decider', () => {
     givenProcess(created).when({ type: 'EnableTicketProcess' }).then([]);
   });
 });
+
+describe('ticket decider: more refusals', () => {
+  it('refuses to approve twice, to reopen an approved ticket, and to reopen a deleted one', () => {
+    given(submitted(defaultFlow), approved(0, admin, true)).when({ type: 'ApproveTicket', approver: admin, now: 3 }).thenFails('TICKET_NOT_PENDING');
+    given(submitted(defaultFlow), approved(0, admin, true), fulfilled).when({ type: 'ReopenTicket', by: member, flow: defaultFlow, now: 4 }).thenFails('TICKET_NOT_CLOSED');
+    given(submitted(), rejected, { type: 'TicketArchived', data: { ticketId, at: 3 } }).when({ type: 'ReopenTicket', by: member, flow: twoSteps, now: 4 }).thenFails('TICKET_ARCHIVED');
+    given(submitted(), approved(0, projectAdmin, false)).when({ type: 'RejectTicket', approver: admin, remarks: '', now: 3 }).thenFails('REMARKS_REQUIRED');
+    given(submitted(), cancelled).when({ type: 'RejectTicket', approver: projectAdmin, remarks: 'no', now: 3 }).thenFails('TICKET_NOT_PENDING');
+  });
+  it('lets the manager of the project\'s department decide a department-manager step, and nobody else', () => {
+    const toManager: TicketFlow = { processId: 'p', steps: [{ name: 'department manager', approver: { kind: 'department-manager' } }] };
+    const manager: TicketActor = { userId: 'dm', username: 'dora', isAdmin: false, departmentManager: true };
+    given(submitted(toManager)).when({ type: 'ApproveTicket', approver: manager, now: 2 }).then([approved(0, manager, true)]);
+    given(submitted(toManager)).when({ type: 'ApproveTicket', approver: admin, now: 2 }).thenFails('NOT_STEP_APPROVER');
+    given(submitted(toManager)).when({ type: 'ApproveTicket', approver: { ...manager, departmentManager: false }, now: 2 }).thenFails('NOT_STEP_APPROVER');
+  });
+});
+
+describe('ticket decider: following its process', () => {
+  const flowAt = (version: number, steps = twoSteps.steps): TicketFlow => ({ processId: 'p', steps, processVersion: version });
+  const process = (version: number, status: 'enabled' | 'disabled' | 'deleted', steps = twoSteps.steps, coversType = true) => ({ processId: 'p', version, name: 'two steps', status, coversType, steps });
+  const adminOnly = [{ name: 'admin', approver: { kind: 'admin' as const } }];
+  const align = (snapshot: ReturnType<typeof process>, now = 5) => ({ type: 'AlignTicketWithProcess' as const, process: snapshot, fallback: defaultFlow, now });
+  const frozen: TicketEvent = { type: 'TicketFrozen', data: { ticketId, processId: 'p', processVersion: 2, reason: 'process "two steps" was disabled', at: 5 } };
+  const resubmitted = (flow: TicketFlow, reason: string): TicketEvent => ({ type: 'TicketResubmitted', data: { ticketId, flow, reason, at: 5 } });
+
+  it('is resubmitted through the changed steps of its process, from the first step', () => {
+    given(submitted(flowAt(0)), approved(0, projectAdmin, false)).when(align(process(1, 'enabled', adminOnly)))
+      .then([resubmitted(flowAt(1, adminOnly), 'process "two steps" changed: resubmitted through its new steps')]);
+    // After the resubmission the first step of the new steps awaits: the admin, not the project admin.
+    given(submitted(flowAt(0)), approved(0, projectAdmin, false), resubmitted(flowAt(1, adminOnly), 'changed'))
+      .when({ type: 'ApproveTicket', approver: admin, now: 6 }).then([{ type: 'TicketApproved', data: { ticketId, step: 0, approverId: 'a', approverName: 'admin', remarks: '', final: true, at: 6 } }]);
+  });
+  it('is not touched by a change that leaves its steps as they are, a stale or repeated alignment, or another process', () => {
+    given(submitted(flowAt(0))).when(align(process(1, 'enabled'))).then([]);
+    given(submitted(flowAt(3))).when(align(process(2, 'enabled', adminOnly))).then([]);
+    given(submitted(flowAt(0)), resubmitted(flowAt(1, adminOnly), 'changed')).when(align(process(1, 'enabled', adminOnly))).then([]);
+    given(submitted(defaultFlow)).when(align(process(4, 'deleted'))).then([]);
+  });
+  it('leaves a finished ticket alone', () => {
+    given(submitted(flowAt(0)), cancelled).when(align(process(1, 'enabled', adminOnly))).then([]);
+    given(submitted(flowAt(0)), rejected).when(align(process(1, 'deleted'))).then([]);
+    given(submitted(flowAt(0)), approved(0, projectAdmin, false), approved(1, admin, true)).when(align(process(1, 'disabled'))).then([]);
+  });
+  it('goes back through the default process when its process is deleted or drops its type', () => {
+    given(submitted(flowAt(0)), approved(0, projectAdmin, false)).when(align(process(1, 'deleted')))
+      .then([resubmitted(defaultFlow, 'process "two steps" was deleted: resubmitted through the default process')]);
+    given(submitted(flowAt(0))).when(align(process(1, 'enabled', twoSteps.steps, false)))
+      .then([resubmitted(defaultFlow, 'process "two steps" no longer covers ApplyVm tickets: resubmitted through the default process')]);
+  });
+  it('is frozen while its process is disabled: no approval or rejection, but its applicant may still cancel it', () => {
+    given(submitted(flowAt(0))).when(align(process(2, 'disabled'))).then([frozen]);
+    given(submitted(flowAt(0)), frozen).when(align(process(3, 'disabled', adminOnly))).then([]);
+    given(submitted(flowAt(0)), frozen).when({ type: 'ApproveTicket', approver: projectAdmin, now: 6 }).thenFails('TICKET_FROZEN');
+    given(submitted(flowAt(0)), frozen).when({ type: 'RejectTicket', approver: projectAdmin, remarks: 'no', now: 6 }).thenFails('TICKET_FROZEN');
+    given(submitted(flowAt(0)), frozen).when({ type: 'CancelTicket', by: member, now: 6 }).then([{ type: 'TicketCancelled', data: { ticketId, at: 6 } }]);
+  });
+  it('thaws when its process is enabled again, resubmitted if the steps changed meanwhile', () => {
+    given(submitted(flowAt(0)), frozen).when(align(process(3, 'enabled')))
+      .then([{ type: 'TicketUnfrozen', data: { ticketId, processId: 'p', processVersion: 3, reason: 'process "two steps" was enabled', at: 5 } }]);
+    given(submitted(flowAt(0)), frozen).when(align(process(4, 'enabled', adminOnly)))
+      .then([resubmitted(flowAt(4, adminOnly), 'process "two steps" changed: resubmitted through its new steps')]);
+    given(submitted(flowAt(0)), frozen, { type: 'TicketUnfrozen', data: { ticketId, processId: 'p', processVersion: 3, reason: 'enabled', at: 5 } })
+      .when({ type: 'ApproveTicket', approver: projectAdmin, now: 6 }).then([{ ...approved(0, projectAdmin, false), data: { ...approved(0, projectAdmin, false).data, at: 6 } } as TicketEvent]);
+  });
+});

@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+
+// Organizations over HTTP: a tree of teams and sub-departments, moves that refuse cycles, a
+// delete that takes the sub-departments with it (users stay), department admins and the
+// exclusive department manager, the read model other contexts query, and the user list of a
+// platform member narrowed to their organization tree.
+
+let s: TestStratus;
+let admin: string;
+const password = 'a long enough password 1';
+
+beforeAll(async () => {
+  s = await startStratus();
+  admin = await s.login();
+});
+let stopped = false;
+afterAll(async () => { if (!stopped) await s.stop(); removeDir(s.dataDir); });
+
+const http = () => request(s.app);
+const post = (path: string, body: object, auth = admin) => http().post(path).set('Authorization', auth).send(body);
+const caughtUp = async () => { await s.runner.waitFor(await s.eventStore.headPosition(), 10_000); };
+const createUser = async (username: string, roles: string[] = []) => (await post('/v1/users', { username, password, roles }).expect(201)).body.id as string;
+const createOrganization = async (name: string, parentId?: string) => (await post('/v1/organizations', { name, ...(parentId ? { parentId } : {}) }).expect(201)).body;
+
+describe('organizations', () => {
+  it('builds a tree, moves a department with its sub-departments, refuses cycles, and deletes a department with its sub-departments', async () => {
+    const acme = await createOrganization('acme');
+    expect(acme).toMatchObject({ name: 'acme', parentId: null, ancestorIds: [], memberUserIds: [] });
+    const dev = await createOrganization('dev', acme.id);
+    const backend = await createOrganization('backend', dev.id);
+    const qa = await createOrganization('qa', acme.id);
+    expect(backend).toMatchObject({ parentId: dev.id, ancestorIds: [acme.id, dev.id] });
+    await post('/v1/organizations', { name: 'orphan', parentId: '00000000-0000-0000-0000-000000000000' }).expect(400)
+      .expect((response) => expect(response.body.code).toBe('PARENT_NOT_FOUND'));
+
+    // Move dev (with backend) under qa; moving qa under backend would be a cycle.
+    const moved = await post(`/v1/organizations/${dev.id}/move`, { parentId: qa.id }).expect(200);
+    expect(moved.body).toMatchObject({ parentId: qa.id, ancestorIds: [acme.id, qa.id] });
+    await post(`/v1/organizations/${qa.id}/move`, { parentId: backend.id }).expect(409)
+      .expect((response) => expect(response.body.code).toBe('ORGANIZATION_CYCLE'));
+    await caughtUp();
+    const backendDoc = await http().get(`/v1/organizations?q=id=${backend.id}`).set('Authorization', admin).expect(200);
+    expect(backendDoc.body.items[0]).toMatchObject({ ancestorIds: [acme.id, qa.id, dev.id], rootId: acme.id });
+
+    await http().patch(`/v1/organizations/${qa.id}`).set('Authorization', admin).send({ name: 'quality' }).expect(200)
+      .expect((response) => expect(response.body.name).toBe('quality'));
+
+    // Users in the departments to be deleted are detached, not deleted.
+    const ann = await createUser('ann');
+    await post(`/v1/organizations/${backend.id}/users`, { userId: ann }).expect(200)
+      .expect((response) => expect(response.body.memberUserIds).toEqual([ann]));
+    const removed = await http().delete(`/v1/organizations/${qa.id}`).set('Authorization', admin).expect(200);
+    expect(removed.body.deletedIds.sort()).toEqual([backend.id, dev.id, qa.id].sort());
+    await http().get(`/v1/organizations/${backend.id}`).set('Authorization', admin).expect(410);
+    await post(`/v1/organizations/${dev.id}/users`, { userId: ann }).expect(410)
+      .expect((response) => expect(response.body.code).toBe('ORGANIZATION_DELETED'));
+    await http().get(`/v1/users/${ann}`).set('Authorization', admin).expect(200);
+    await caughtUp();
+    const left = await http().get(`/v1/organizations?q=rootId=${acme.id}`).set('Authorization', admin).expect(200);
+    expect(left.body.items.map((item: { id: string }) => item.id)).toEqual([acme.id]);
+
+    // The delete is one task, in the audit log.
+    const audit = await http().get('/v1/audit-log?q=action=DeleteOrganization').set('Authorization', admin).expect(200);
+    expect(audit.body.items).toHaveLength(1);
+  });
+
+  it('names department admins and an exclusive department manager, whom the read model resolves for sub-departments', async () => {
+    const corp = await createOrganization('corp');
+    const sales = await createOrganization('sales', corp.id);
+    const bob = await createUser('bob');
+    const cid = await createUser('cid');
+    const ops = await createUser('ops', ['read-only']);
+
+    const managed = await post(`/v1/organizations/${corp.id}/managers`, { userId: bob }).expect(200);
+    expect(managed.body).toMatchObject({ managerUserIds: [bob], memberUserIds: [bob] });
+    // A manager holds no other role: not admin of a department, no platform role.
+    await post(`/v1/organizations/${sales.id}/admins`, { userId: bob }).expect(409)
+      .expect((response) => expect(response.body.code).toBe('DEPARTMENT_MANAGER_EXCLUSIVE'));
+    await post(`/v1/organizations/${sales.id}/managers`, { userId: ops }).expect(409)
+      .expect((response) => expect(response.body.code).toBe('DEPARTMENT_MANAGER_EXCLUSIVE'));
+    await post(`/v1/organizations/${sales.id}/admins`, { userId: cid }).expect(200)
+      .expect((response) => expect(response.body).toMatchObject({ adminUserIds: [cid], memberUserIds: [cid] }));
+    await post(`/v1/organizations/${corp.id}/managers`, { userId: cid }).expect(409);
+    // …and no platform role can be given to a department manager.
+    await http().patch(`/v1/users/${bob}`).set('Authorization', admin).send({ roles: ['read-only'] }).expect(409)
+      .expect((response) => expect(response.body.code).toBe('DEPARTMENT_MANAGER_EXCLUSIVE'));
+    await post(`/v1/organizations/${sales.id}/users`, { userId: 'no-such-user' }).expect(400)
+      .expect((response) => expect(response.body.code).toBe('USER_NOT_FOUND'));
+
+    await caughtUp();
+    const { departmentManagersOf } = await import('../../commands/tenancy/organizations.js');
+    expect(await departmentManagersOf(s.readStore, sales.id)).toEqual([bob]);
+    expect(await departmentManagersOf(s.readStore, 'nope')).toEqual([]);
+
+    // Removing the admin from the department ends the role.
+    await http().delete(`/v1/organizations/${sales.id}/users/${cid}`).set('Authorization', admin).expect(200)
+      .expect((response) => expect(response.body).toMatchObject({ adminUserIds: [], memberUserIds: [] }));
+    await http().delete(`/v1/organizations/${corp.id}/managers/${bob}`).set('Authorization', admin).expect(200)
+      .expect((response) => expect(response.body).toMatchObject({ managerUserIds: [], memberUserIds: [bob] }));
+  });
+
+  it('shows a platform member only the users of their organization tree; the admin sees all', async () => {
+    const north = await createOrganization('north');
+    const northSub = await createOrganization('north-sub', north.id);
+    const south = await createOrganization('south');
+    const viewer = await createUser('viewer', ['read-only']);
+    const colleague = await createUser('colleague');
+    const stranger = await createUser('stranger');
+    const loner = await createUser('loner', ['read-only']);
+    await post(`/v1/organizations/${northSub.id}/users`, { userId: viewer }).expect(200);
+    await post(`/v1/organizations/${north.id}/users`, { userId: colleague }).expect(200);
+    await post(`/v1/organizations/${south.id}/users`, { userId: stranger }).expect(200);
+    await caughtUp();
+
+    const asViewer = await s.login('viewer', password);
+    const seen = await http().get('/v1/users').set('Authorization', asViewer).expect(200);
+    expect(seen.body.items.map((user: { username: string }) => user.username).sort()).toEqual(['colleague', 'viewer']);
+    await http().get(`/v1/users/${colleague}`).set('Authorization', asViewer).expect(200);
+    await http().get(`/v1/users/${stranger}`).set('Authorization', asViewer).expect(404);
+    const trees = await http().get('/v1/organizations').set('Authorization', asViewer).expect(200);
+    expect(trees.body.items.map((item: { name: string }) => item.name).sort()).toEqual(['north', 'north-sub']);
+
+    // A platform member in no department, and the admin, see everyone.
+    const asLoner = await s.login('loner', password);
+    const all = await http().get('/v1/users?count=true').set('Authorization', asLoner).expect(200);
+    const everyone = await http().get('/v1/users?count=true').set('Authorization', admin).expect(200);
+    expect(all.body.total).toBe(everyone.body.total);
+    expect(everyone.body.items.map((user: { id: string }) => user.id)).toEqual(expect.arrayContaining([viewer, colleague, stranger, loner]));
+
+    // Read-only cannot change the tree.
+    await post('/v1/organizations', { name: 'nope' }, asViewer).expect(403);
+  });
+
+  it('rebuilds the organization read model from position zero equal to the live one', async () => {
+    await s.runner.waitFor(await s.eventStore.headPosition(), 10_000);
+    await s.stop();
+    stopped = true;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/stratus.ts', 'replay', 'tenancy-organizations'], {
+      env: { ...process.env, STRATUS_DATA_DIR: s.dataDir, STRATUS_LOG_LEVEL: 'silent' }, encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/tenancy-organizations: rebuilt \d+ events .*equal to the live model/);
+  });
+});
