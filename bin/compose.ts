@@ -26,6 +26,11 @@ import { createVolumeProcessManager, type VolumeProcessManager } from '../comman
 import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
 import { createQuotaReleaseProcess } from '../commands/tenancy/quota-release.js';
 import { createTicketFulfilment } from '../commands/tickets/fulfilment.js';
+import type { MailSender } from '../adapters/mail/port.js';
+import { createSmtpSender } from '../adapters/mail/smtp.js';
+import { createNotifier } from '../commands/notifications/notifier.js';
+import { createReclaimJob } from '../commands/tenancy/reclaim.js';
+import { createTimerLoop, type TimerLoop } from '../commands/shared/timer-loop.js';
 import { createTicketProcessFollower } from '../commands/tickets/process-follower.js';
 
 export const version = '0.1.0';
@@ -43,6 +48,12 @@ export interface Stratus {
   volumeProcessManager: VolumeProcessManager;
   /** The VM process manager (provisioning, teardown, task outcomes) and the deletion expunger's timer. */
   vmLifecycle: VmLifecycle;
+  /** Reclaim by time (expiry reminders, deadline actions); tests with a manual clock call `timer.tick()`. */
+  reclaim: { timer: TimerLoop };
+  /** Notification e-mails (tickets, project expiry) through `mail`. */
+  notifier: { drained(timeoutMs?: number): Promise<boolean> };
+  /** Gives project quota back when resources stop, fail or are expunged; tests wait for it with `drained()`. */
+  quotaRelease: { drained(timeoutMs?: number): Promise<boolean> };
   /** Set on first start when the admin password was generated: show it once. */
   generatedAdminPassword?: string;
   close(): Promise<void>;
@@ -64,7 +75,7 @@ export function openStores(config: Config, clock: Clock) {
 }
 
 /** The composition root: configuration → adapters → commands, projections and the API. */
-export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock; effects?: EffectsOptions }): Promise<Stratus> {
+export async function composeStratus(config: Config, options: { log: Logger; clock?: Clock; effects?: EffectsOptions; mail?: MailSender }): Promise<Stratus> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
   if (config.busUrl !== 'local' && !config.busUrl.startsWith('kafka://')) throw new Error(`STRATUS_BUS ${config.busUrl} is not supported: use local or kafka://host:9092[,host2:9092…]`);
@@ -97,11 +108,19 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   // Tickets: a finally approved ticket's request runs as a task, for its applicant.
   const ticketFulfilment = createTicketFulfilment({ store: eventStore, readStore, clock, tasks, log });
   await ticketFulfilment.start();
+  // Tenancy: reclaim by time (reminders and deadline actions) on a timer; e-mail notifications.
+  const reclaimTimer = createTimerLoop({ clock, jobs: [createReclaimJob({ store: eventStore, readStore, clock, tasks, log })], intervalMs: 60_000, log });
+  reclaimTimer.start();
+  const mail = options.mail ?? createSmtpSender();
+  const notifier = createNotifier({ store: eventStore, readStore, clock, secrets, mail, log });
+  await notifier.start();
   // Open tickets follow their process: resubmitted when it changes or is deleted, frozen while it is disabled.
-  const ticketProcessFollower = createTicketProcessFollower({ store: eventStore, readStore, clock, log, ticketsCaughtUp: (position) => runner.waitFor(position, 30_000, 'tickets') });
+  const ticketProcessFollower = createTicketProcessFollower({ store: eventStore, readStore, clock, tasks, log, ticketsCaughtUp: (position) => runner.waitFor(position, 30_000, 'tickets') });
   await ticketProcessFollower.start();
   // Once the task list has caught up, give tasks cut off by an earlier crash their outcome.
-  const recovery = eventStore.headPosition()
+  // In the scale-out shape another API node may be running the tasks this one would find
+  // unfinished: only the embedded process can tell that a task was cut off by its own stop.
+  const recovery = scaleOut ? Promise.resolve() : eventStore.headPosition()
     .then((head) => runner.waitFor(head, 3_600_000, 'tasks'))
     .then((caughtUp) => (caughtUp ? failInterruptedTasks({ store: eventStore, readStore, clock, startedAt }) : 0))
     .then((count) => { if (count > 0) log.info({ count }, 'tasks interrupted by the last stop marked failed'); })
@@ -112,11 +131,15 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
 
   const stratus: Stratus = {
     app, eventStore, readStore, runner, tasks, secrets, effects, volumeProcessManager, vmLifecycle,
+    reclaim: { timer: reclaimTimer }, notifier, quotaRelease,
     async close() {
+      await reclaimTimer.stop();
       await tasks.drain();
       await volumeProcessManager.stop();
       await vmLifecycle.stop();
       await ticketFulfilment.stop();
+      await notifier.stop();
+      await mail.close();
       await ticketProcessFollower.stop();
       await quotaRelease.stop();
       await effects.stop();

@@ -93,7 +93,8 @@ export function createProjectionWorker(deps: {
     ...(deps.renewEveryMs ? { renewEveryMs: deps.renewEveryMs } : {}),
     log,
     onChange: (held) => {
-      changing = changing.then(() => switchTo([...held]), (error: unknown) => log.error({ err: error }, 'could not restart the projection runner'));
+      // A failed switch (the store unreachable) is retried: the lease keeper reports again.
+      changing = changing.catch(() => undefined).then(() => switchTo([...held]));
       return changing;
     },
   });
@@ -107,7 +108,12 @@ export function createProjectionWorker(deps: {
     const projections = held.map((name) => byLease.get(name)!).filter(Boolean);
     if (projections.length === 0) return;
     const runner = createProjectionRunner({ eventStore, readStore: store, projections, log });
-    await runner.start();
+    try {
+      await runner.start();
+    } catch (error) {
+      await runner.stop().catch(() => undefined);
+      throw error;
+    }
     current = { runner, names: projections.map((projection) => projection.name) };
     log.info({ holder, projections: current.names }, 'applying projections');
   }
@@ -117,7 +123,7 @@ export function createProjectionWorker(deps: {
     start: () => leases.start(),
     async stop() {
       await leases.stop();
-      await changing;
+      await changing.catch(() => undefined);
       if (current) await current.runner.stop();
       current = undefined;
     },

@@ -235,8 +235,20 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
     }
   }
 
+  let lookedThisTurn = false;
+  const lookNextTurn = () => { lookedThisTurn = false; };
+
   /** Call with or without a transaction; inside one, the answer holds until it ends. */
   function syncWithOtherConnections(): void {
+    // Outside a transaction, one look per turn of the event loop: a commit by another process
+    // during a turn is concurrent with all of the turn's reads (nothing outside can tell this
+    // process about it before its next I/O callback), and reads are most of the calls.
+    const inTransaction = db.inTransaction;
+    if (!inTransaction && lookedThisTurn) return;
+    if (!inTransaction) {
+      lookedThisTurn = true;
+      setImmediate(lookNextTurn);
+    }
     const dataVersion = stmt.dataVersion.get() as number;
     if (dataVersion === knownDataVersion) return;
     knownDataVersion = dataVersion;

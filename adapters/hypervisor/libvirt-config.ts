@@ -16,6 +16,11 @@ export function libvirtOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Lib
     if (!Number.isSafeInteger(ms) || ms < 0) throw new Error('STRATUS_LIBVIRT_GRACE_STOP_MS must be a number of milliseconds');
     options.graceStopTimeoutMs = ms;
   }
+  if (env.STRATUS_LIBVIRT_CPU_OVERCOMMIT) {
+    const ratio = Number(env.STRATUS_LIBVIRT_CPU_OVERCOMMIT);
+    if (!Number.isFinite(ratio) || ratio < 1 || ratio > 64) throw new Error('STRATUS_LIBVIRT_CPU_OVERCOMMIT must be a number from 1 to 64 (vCPUs per physical CPU)');
+    options.cpuOvercommit = ratio;
+  }
   if (env.STRATUS_LIBVIRT_DOMAIN_TYPE === 'kvm' || env.STRATUS_LIBVIRT_DOMAIN_TYPE === 'qemu') options.domainType = env.STRATUS_LIBVIRT_DOMAIN_TYPE;
   return options;
 }

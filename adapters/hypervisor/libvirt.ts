@@ -71,6 +71,11 @@ export interface LibvirtDriverOptions {
   graceStopTimeoutMs?: number;
   /** Force `kvm` or `qemu` (TCG); by default kvm when the host's capabilities offer it. */
   domainType?: 'kvm' | 'qemu';
+  /**
+   * vCPUs a host offers per physical CPU (default 1: none over-committed). The probe reports
+   * the host's CPUs times this, so placement can put more vCPUs on it than it has cores.
+   */
+  cpuOvercommit?: number;
   /** Tools tried, in order, to build a cloud-init seed ISO (default: every one the driver knows). */
   seedIsoTools?: readonly SeedIsoTool[];
   runner?: CommandRunner;
@@ -310,7 +315,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       await ensurePools(conn);
       const pool = parsePoolInfo(await conn.virsh('pool-info', '--bytes', volumesPool));
       return {
-        cpuCount: node.cpuCount,
+        cpuCount: Math.floor(node.cpuCount * (options.cpuOvercommit ?? 1)),
         memoryBytes: node.memoryBytes,
         freeMemoryBytes: Math.min(freeMemoryBytes, node.memoryBytes),
         storageBytes: pool.capacityBytes,

@@ -326,20 +326,32 @@ class MongoReadStore implements ReadStore {
       await col.deleteOne({ _id: `${next.name}@${next.version}` as never });
       return false;
     }
-    if (next.version > LEASE_HISTORY) await col.deleteMany({ lease: next.name, version: { $lt: next.version - LEASE_HISTORY } }).catch(() => undefined);
+    if (next.version % LEASE_HISTORY === 0) await col.deleteMany({ lease: next.name, version: { $lt: next.version - LEASE_HISTORY } }).catch(() => undefined);
     return true;
   }
 
+  /** The last version of each lease this store wrote: a renewal tries the next one without reading first. */
+  private readonly leasesWritten = new Map<string, Lease>();
+
   async acquireLease(name: string, holder: string, now: number, expiresAt: number): Promise<Lease> {
     if (typeof holder !== 'string' || holder === '') throw new TypeError('a lease holder is a non-empty string');
-    const current = await this.lease(name);
+    const written = this.leasesWritten.get(name);
+    const current = written?.holder === holder ? written : await this.lease(name);
     if (current && current.holder !== '' && current.holder !== holder && current.expiresAt > now) return current;
     const next: Lease = { name, holder, expiresAt, version: (current?.version ?? 0) + 1 };
-    if (await this.writeLeaseVersion(next)) return next;
-    return (await this.lease(name))!;
+    if (await this.writeLeaseVersion(next)) {
+      this.leasesWritten.set(name, next);
+      return next;
+    }
+    this.leasesWritten.delete(name);
+    const latest = (await this.lease(name))!;
+    // Our guess of the latest version was stale (another holder moved it): decide on the real one.
+    if (written !== undefined && current === written && latest.holder !== holder && (latest.holder === '' || latest.expiresAt <= now)) return this.acquireLease(name, holder, now, expiresAt);
+    return latest;
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
+    this.leasesWritten.delete(name);
     const current = await this.lease(name);
     if (current?.holder !== holder) return;
     await this.writeLeaseVersion({ name, holder: '', expiresAt: 0, version: current.version + 1 });

@@ -9,6 +9,9 @@ import { imageFields, imagesCollection } from '../../projections/compute/images.
 import { endpoint, type Endpoint } from '../shared/endpoint.js';
 import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
+import type { Response } from 'express';
+import { imageStream } from '../../domain/compute/image.js';
+import { assertStreamInProject, projectForCreate } from '../tenancy/scope.js';
 
 const registerBody = z.strictObject({
   name: nameSchema,
@@ -25,6 +28,9 @@ const lifecycleView = z.object({ id: z.string(), state: z.string(), taskId: z.st
 
 export function imageEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
   const store = { store: deps.eventStore, clock: deps.clock };
+  /** Tenancy: a project session changes the images registered in its project only (shared ones it only reads). */
+  const assertImageInProject = (res: Response, id: string) =>
+    assertStreamInProject(res, deps.eventStore, imageStream(id), { code: 'IMAGE_NOT_FOUND', detail: `no image ${id}` });
   return [
     endpoint({
       method: 'post',
@@ -35,11 +41,12 @@ export function imageEndpoints(deps: ReadDeps & { eventStore: EventStore; clock:
       body: registerBody,
       responses: { 201: { description: 'Registered', schema: createdSchema } },
       async handle({ req, res, body }) {
+        const projectId = projectForCreate(res, undefined);
         await runQuickTask(req, res, deps.tasks, { action: 'RegisterImage', resourceType: 'image', request: body },
-          (metadata) => registerImage(store, body, metadata), 201);
+          (metadata) => registerImage(store, body, metadata, projectId !== undefined ? { projectId } : {}), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/images', tag: 'images', resource: 'image', collection: imagesCollection, fields: imageFields }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/images', tag: 'images', resource: 'image', collection: imagesCollection, fields: imageFields, projectScope: 'ownOrShared' }),
     endpoint({
       method: 'delete',
       path: '/v1/images/:id',
@@ -49,6 +56,7 @@ export function imageEndpoints(deps: ReadDeps & { eventStore: EventStore; clock:
       responses: { 200: { description: 'Deleted', schema: lifecycleView.extend({ policy: z.string(), expungeAt: z.string().nullable() }) } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertImageInProject(res, id);
         await runQuickTask(req, res, deps.tasks, { action: 'DeleteImage', resourceType: 'image', resourceIds: [id], request: { id } },
           (metadata) => deleteImage(store, id, metadata));
       },
@@ -62,6 +70,7 @@ export function imageEndpoints(deps: ReadDeps & { eventStore: EventStore; clock:
       responses: { 200: { description: 'Recovered', schema: lifecycleView } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertImageInProject(res, id);
         await runQuickTask(req, res, deps.tasks, { action: 'RecoverImage', resourceType: 'image', resourceIds: [id], request: { id } },
           (metadata) => recoverImage(store, id, metadata));
       },
@@ -75,6 +84,7 @@ export function imageEndpoints(deps: ReadDeps & { eventStore: EventStore; clock:
       responses: { 200: { description: 'Expunged', schema: lifecycleView } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertImageInProject(res, id);
         await runQuickTask(req, res, deps.tasks, { action: 'ExpungeImage', resourceType: 'image', resourceIds: [id], request: { id } },
           async (metadata) => ({ id, state: 'Expunged', ...(await expungeImage(store, id, metadata)) }));
       },

@@ -9,7 +9,8 @@ import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
-import { assertZoneReadable, zoneListScope } from '../shared/zone-scope.js';
+import { assertZoneReadable, bothScopes, zoneListScope } from '../shared/zone-scope.js';
+import { assertInProject, assertReadableInProject, projectListScope, projectOrSharedListScope } from '../tenancy/scope.js';
 
 // What the inventory endpoints (zones … L3 networks) have in common: a write is a task whose
 // result is the resource id; lists and details come from a read model, with `?after=` for
@@ -67,6 +68,11 @@ export interface CollectionSpec {
     listScope(res: Response, permission: string): Promise<Filter>;
     admits(res: Response, permission: string, doc: Doc): Promise<boolean>;
   };
+  /**
+   * Tenancy: a project session sees its project's resources only ('own'), or those and the
+   * shared ones created outside any project ('ownOrShared': images, L3 networks).
+   */
+  projectScope?: 'own' | 'ownOrShared';
 }
 
 const notFoundCode = (resource: string) => `${resource.replace(/-/g, '_').toUpperCase()}_NOT_FOUND`;
@@ -84,9 +90,11 @@ export function listAndDetailEndpoints(deps: ReadDeps, spec: CollectionSpec): En
       listQuery: true,
       responses: { 200: { description: `${label}s` } },
       async handle({ req, res }) {
+        const zoneScope = spec.zoneField ? zoneListScope(res, `${spec.resource}:list`, spec.zoneField)
+          : spec.zoneScope ? await spec.zoneScope.listScope(res, `${spec.resource}:list`) : {};
+        const projectScope = spec.projectScope === 'own' ? projectListScope(res) : spec.projectScope === 'ownOrShared' ? projectOrSharedListScope(res) : {};
         await sendList(req, res, deps, { collection: spec.collection, fields: spec.fields, defaultSort: spec.defaultSort ?? [['createdAt', -1]],
-          scope: spec.zoneField ? zoneListScope(res, `${spec.resource}:list`, spec.zoneField)
-            : spec.zoneScope ? await spec.zoneScope.listScope(res, `${spec.resource}:list`) : {} });
+          scope: bothScopes(zoneScope, projectScope) });
       },
     }),
     endpoint({
@@ -100,6 +108,9 @@ export function listAndDetailEndpoints(deps: ReadDeps, spec: CollectionSpec): En
         await awaitPosition(req, deps.runner);
         const document = await deps.readStore.get(spec.collection, params.id!);
         if (!document) throw new ProblemError(404, notFoundCode(spec.resource), `no ${label} ${params.id}`);
+        const notFound = { code: notFoundCode(spec.resource), detail: `no ${label} ${params.id}` };
+        if (spec.projectScope === 'own') assertInProject(res, document, notFound);
+        if (spec.projectScope === 'ownOrShared') assertReadableInProject(res, document, notFound);
         if (spec.zoneScope && !(await spec.zoneScope.admits(res, `${spec.resource}:read`, document))) {
           throw new ProblemError(404, notFoundCode(spec.resource), `no ${label} ${params.id}`);
         }

@@ -18,7 +18,9 @@ import { respondWithTask } from '../shared/task-response.js';
 import { awaitPosition } from './resources.js';
 import { vmZoneScope } from './vm-zone-scope.js';
 import { bothScopes } from '../shared/zone-scope.js';
-import { assertInProject, projectForCreate, projectListScope, projectZone } from '../tenancy/scope.js';
+import { assertInProject, assertStreamUsableInProject, projectForCreate, projectListScope, projectZone } from '../tenancy/scope.js';
+import { imageStream } from '../../domain/compute/image.js';
+import { l3NetworkStream } from '../../domain/network/l3-network.js';
 import type { SecretBox } from '../../adapters/secrets/port.js';
 import type { OperationRequester } from '../../commands/effects/operation-request.js';
 import { setGuestAccess } from '../../commands/compute/vm-guest-access.js';
@@ -180,6 +182,11 @@ export function vmInstanceEndpoints(deps: VmApiDeps): Endpoint[] {
         // A project's VMs go to the project's zone unless another is asked (its networks must be there).
         body.zoneId ??= await projectZone(deps.readStore, projectId);
         if (body.zoneId === undefined) delete body.zoneId;
+        // A project session builds on its project's or shared images and networks only.
+        await assertStreamUsableInProject(res, deps.eventStore, imageStream(body.imageId), { code: 'IMAGE_NOT_FOUND', detail: `no image ${body.imageId}` });
+        for (const l3NetworkId of body.l3NetworkIds) {
+          await assertStreamUsableInProject(res, deps.eventStore, l3NetworkStream(l3NetworkId), { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${l3NetworkId}` });
+        }
         await zones.prepareCreate(req, res, body, vmId);
         await runTask(req, res, {
           action: 'CreateVmInstance', resourceType: 'vm', resourceIds: [vmId], request: body, ...(justCreate ? {} : { completedBy: 'process' as const }),

@@ -9,6 +9,12 @@ import { listAndDetailEndpoints, type ReadDeps } from './resources.js';
 import { volumeZoneScope } from './volume-zone-scope.js';
 import { runLongTask } from './volumes.js';
 import { descriptionSchema, nameSchema } from './zones.js';
+import type { Response } from 'express';
+import { assertInProject, assertStreamInProject, projectForCreate } from '../tenancy/scope.js';
+import { volumeStream } from '../../domain/compute/volume.js';
+import { vmStream } from '../../domain/compute/vm.js';
+import { volumeSnapshotStream } from '../../domain/compute/volume-snapshot.js';
+import { volumesCollection } from '../../projections/compute/volumes.js';
 
 // Volume snapshots of data and root volumes. A root volume is named by its VM
 // (`vmInstanceId`) or by its id as GET /v1/volumes lists it. Revert only while the VM using
@@ -28,6 +34,19 @@ const snapshotView = z.object({ id: z.string(), volumeId: z.string(), state: z.s
 
 export function volumeSnapshotEndpoints(deps: ReadDeps & { eventStore: EventStore; clock: Clock; tasks: Tasks }): Endpoint[] {
   const snapshotDeps = { store: deps.eventStore, clock: deps.clock, readStore: deps.readStore };
+  /** Tenancy: a project session snapshots its project's disks only (a root volume belongs to its VM's project). */
+  async function assertDiskInProject(res: Response, body: { volumeId?: string; vmInstanceId?: string }) {
+    if (body.vmInstanceId !== undefined) {
+      await assertStreamInProject(res, deps.eventStore, vmStream(body.vmInstanceId), { code: 'VM_NOT_FOUND', detail: `no VM instance ${body.vmInstanceId}` });
+    } else if (body.volumeId !== undefined) {
+      const notFound = { code: 'VOLUME_NOT_FOUND', detail: `no volume ${body.volumeId}` };
+      const [first] = await deps.eventStore.readStream(volumeStream(body.volumeId), { limit: 1 });
+      if (first) await assertStreamInProject(res, deps.eventStore, volumeStream(body.volumeId), notFound);
+      else assertInProject(res, await deps.readStore.get(volumesCollection, body.volumeId), notFound); // a root volume, listed with its VM's project
+    }
+  }
+  const assertSnapshotInProject = (res: Response, id: string) =>
+    assertStreamInProject(res, deps.eventStore, volumeSnapshotStream(id), { code: 'VOLUME_SNAPSHOT_NOT_FOUND', detail: `no volume snapshot ${id}` });
   return [
     endpoint({
       method: 'post',
@@ -39,14 +58,17 @@ export function volumeSnapshotEndpoints(deps: ReadDeps & { eventStore: EventStor
       responses: { 200: { description: 'Taken', schema: snapshotView.extend({ sizeBytes: z.number() }) }, 202: { description: 'Being taken: follow the task' } },
       async handle({ req, res, body }) {
         const resourceIds = [body.volumeId ?? body.vmInstanceId!];
+        await assertDiskInProject(res, body);
+        const projectId = projectForCreate(res, undefined);
         await runLongTask(req, res, deps.tasks, { action: 'CreateVolumeSnapshot', resourceType: 'volume-snapshot', resourceIds, request: body },
-          async (metadata) => ({ ...(await createSnapshot(snapshotDeps, body, metadata, { wait: true })) }));
+          async (metadata) => ({ ...(await createSnapshot(snapshotDeps, { ...body, ...(projectId !== undefined ? { projectId } : {}) }, metadata, { wait: true })) }));
       },
     }),
     ...listAndDetailEndpoints(deps, {
       path: '/v1/volume-snapshots', tag: 'volume-snapshots', resource: 'volume-snapshot', collection: volumeSnapshotsCollection, fields: volumeSnapshotListFields,
       // A snapshot is in the zone of its volume's storage and host, which it records.
       zoneScope: volumeZoneScope(deps),
+      projectScope: 'own',
     }),
     endpoint({
       method: 'post',
@@ -57,6 +79,7 @@ export function volumeSnapshotEndpoints(deps: ReadDeps & { eventStore: EventStor
       responses: { 200: { description: 'Reverted', schema: snapshotView }, 202: { description: 'Reverting: follow the task' } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertSnapshotInProject(res, id);
         await runLongTask(req, res, deps.tasks, { action: 'RevertVolumeSnapshot', resourceType: 'volume-snapshot', resourceIds: [id], request: { id } },
           async (metadata) => ({ ...(await revertSnapshot(snapshotDeps, id, metadata, { wait: true })) }));
       },
@@ -70,6 +93,7 @@ export function volumeSnapshotEndpoints(deps: ReadDeps & { eventStore: EventStor
       responses: { 200: { description: 'Deleted', schema: snapshotView }, 202: { description: 'Deleting: follow the task' } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertSnapshotInProject(res, id);
         await runLongTask(req, res, deps.tasks, { action: 'DeleteVolumeSnapshot', resourceType: 'volume-snapshot', resourceIds: [id], request: { id } },
           async (metadata) => ({ ...(await deleteSnapshot(snapshotDeps, id, metadata, { wait: true })) }));
       },

@@ -17,6 +17,9 @@ import { listAndDetailEndpoints, runQuickTask, type ReadDeps } from './resources
 import { volumeZoneScope } from './volume-zone-scope.js';
 import { assertZoneWritable, isZoneScoped, zoneOfDocument } from '../shared/zone-scope.js';
 import { createdSchema, descriptionSchema, nameSchema } from './zones.js';
+import { assertStreamInProject, projectForCreate } from '../tenancy/scope.js';
+import { volumeStream } from '../../domain/compute/volume.js';
+import { vmStream } from '../../domain/compute/vm.js';
 
 // Data volumes: create, attach to a VM, detach, delete under volume.deletionPolicy, recover,
 // expunge. Operations that go through a host (attach, detach, expunge) are long tasks: 202
@@ -58,6 +61,9 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
   const store = { store: deps.eventStore, clock: deps.clock };
   const zones = volumeZoneScope(deps);
   const spec = (action: string, id: string, request: unknown = { id }): TaskSpec => ({ action, resourceType: 'volume', resourceIds: [id], request });
+  /** Tenancy: a project session acts on its project's volumes only. */
+  const assertVolumeInProject = (res: Response, id: string) =>
+    assertStreamInProject(res, deps.eventStore, volumeStream(id), { code: 'VOLUME_NOT_FOUND', detail: `no volume ${id}` });
   return [
     endpoint({
       method: 'post',
@@ -72,11 +78,12 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
           const zoneId = await zoneOfDocument(deps.readStore, primaryStoragesCollection, body.primaryStorageId);
           if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission: 'volume:create', zoneId, action: 'CreateVolume', resourceType: 'volume' });
         }
+        const projectId = projectForCreate(res, undefined);
         await runQuickTask(req, res, deps.tasks, { action: 'CreateVolume', resourceType: 'volume', request: body },
-          (metadata) => createVolume(store, body, metadata), 201);
+          (metadata) => createVolume(store, { ...body, ...(projectId !== undefined ? { projectId } : {}) }, metadata), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/volumes', tag: 'volumes', resource: 'volume', collection: volumesCollection, fields: volumeListFields, zoneScope: zones }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/volumes', tag: 'volumes', resource: 'volume', collection: volumesCollection, fields: volumeListFields, zoneScope: zones, projectScope: 'own' }),
     endpoint({
       method: 'post',
       path: '/v1/volumes/:id/attach',
@@ -87,6 +94,8 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       responses: { 200: { description: 'Attached', schema: attachView }, 202: { description: 'Attaching: follow the task' } },
       async handle({ req, res, params, body }) {
         const id = params.id!;
+        await assertVolumeInProject(res, id);
+        await assertStreamInProject(res, deps.eventStore, vmStream(body.vmInstanceId), { code: 'VM_NOT_FOUND', detail: `no VM instance ${body.vmInstanceId}` });
         await zones.assertWritable(req, res, 'volume:attach', { action: 'AttachVolume', id });
         if (isZoneScoped(res, 'volume:attach')) {
           const vmZone = await zoneOfVm(deps.eventStore, body.vmInstanceId);
@@ -105,6 +114,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       responses: { 200: { description: 'Detached' }, 202: { description: 'Detaching: follow the task' } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertVolumeInProject(res, id);
         await zones.assertWritable(req, res, 'volume:detach', { action: 'DetachVolume', id });
         await runLongTask(req, res, deps.tasks, spec('DetachVolume', id),
           async (metadata) => ({ ...(await detachVolume(store, id, metadata, { wait: true })) }));
@@ -120,6 +130,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await assertVolumeInProject(res, id);
         await zones.assertWritable(req, res, 'volume:delete', { action: 'DeleteVolume', id });
         // Direct includes the host's deletion: answered when done, like every other quick delete.
         await runQuickTask(req, res, deps.tasks, spec('DeleteVolume', id), async (metadata) => ({ ...(await deleteVolume(store, id, metadata)) }));
@@ -135,6 +146,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await assertVolumeInProject(res, id);
         await zones.assertWritable(req, res, 'volume:recover', { action: 'RecoverVolume', id });
         await runQuickTask(req, res, deps.tasks, spec('RecoverVolume', id), (metadata) => recoverVolume(store, id, metadata));
       },
@@ -149,6 +161,7 @@ export function volumeEndpoints(deps: ReadDeps & { eventStore: EventStore; clock
       async handle({ req, res, params }) {
         const id = params.id!;
         await requireDataVolume(deps, id);
+        await assertVolumeInProject(res, id);
         await zones.assertWritable(req, res, 'volume:expunge', { action: 'ExpungeVolume', id });
         await runLongTask(req, res, deps.tasks, spec('ExpungeVolume', id), async (metadata) => {
           const outcome = await expungeVolume(store, id, metadata, { wait: true });

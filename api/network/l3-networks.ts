@@ -12,6 +12,8 @@ import { endpoint, type Endpoint } from '../shared/endpoint.js';
 import { assertZoneReadable, assertZoneWritable, isZoneScoped } from '../shared/zone-scope.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
+import { l3NetworkStream } from '../../domain/network/l3-network.js';
+import { assertReadableInProject, assertStreamInProject, projectForCreate } from '../tenancy/scope.js';
 
 const createBody = z.strictObject({ l2NetworkId: z.string().min(1), name: nameSchema, description: descriptionSchema });
 
@@ -33,10 +35,14 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
     const zoneId = await zoneOfL3Network(deps.eventStore, id);
     if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission, zoneId, action, resourceType: 'l3-network', resourceIds: [id] });
   }
+  /** Tenancy: a project session changes the L3 networks created in its project only (shared ones it only reads). */
+  const assertNetworkInProject = (res: Response, id: string) =>
+    assertStreamInProject(res, deps.eventStore, l3NetworkStream(id), { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${id}` });
   /** …and reads those only: another zone's network is not found. */
   async function assertNetworkReadable(res: Response, id: string) {
-    if (!isZoneScoped(res, 'l3-network:read')) return;
     const network = await deps.readStore.get(l3NetworksCollection, id);
+    assertReadableInProject(res, network, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${id}` });
+    if (!isZoneScoped(res, 'l3-network:read')) return;
     assertZoneReadable(res, 'l3-network:read', network?.zoneId, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${id}` });
   }
   return [
@@ -53,11 +59,12 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
           const zoneId = await zoneOfL2Network(deps.eventStore, body.l2NetworkId);
           if (zoneId !== undefined) await assertZoneWritable(deps, req, res, { permission: 'l3-network:create', zoneId, action: 'CreateL3Network', resourceType: 'l3-network' });
         }
+        const projectId = projectForCreate(res, undefined);
         await runQuickTask(req, res, deps.tasks, { action: 'CreateL3Network', resourceType: 'l3-network', request: body },
-          (metadata) => createL3Network(store, body, metadata), 201);
+          (metadata) => createL3Network(store, body, metadata, projectId !== undefined ? { projectId } : {}), 201);
       },
     }),
-    ...listAndDetailEndpoints(deps, { path: '/v1/l3-networks', tag: 'networks', resource: 'l3-network', collection: l3NetworksCollection, fields: l3NetworkFields, zoneField: 'zoneId' }),
+    ...listAndDetailEndpoints(deps, { path: '/v1/l3-networks', tag: 'networks', resource: 'l3-network', collection: l3NetworksCollection, fields: l3NetworkFields, zoneField: 'zoneId', projectScope: 'ownOrShared' }),
     endpoint({
       method: 'delete',
       path: '/v1/l3-networks/:id',
@@ -67,6 +74,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       responses: { 200: { description: 'Deleted', schema: z.object({ id: z.string(), taskId: z.string() }) } },
       async handle({ req, res, params }) {
         const id = params.id!;
+        await assertNetworkInProject(res, id);
         await assertNetworkWritable(req, res, id, 'l3-network:delete', 'DeleteL3Network');
         await runQuickTask(req, res, deps.tasks, { action: 'DeleteL3Network', resourceType: 'l3-network', resourceIds: [id], request: { id } },
           async (metadata) => ({ id, ...(await deleteL3Network(store, id, metadata)) }));
@@ -82,6 +90,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       responses: { 201: { description: 'Added', schema: createdSchema.extend({ l3NetworkId: z.string() }) } },
       async handle({ req, res, params, body }) {
         const id = params.id!;
+        await assertNetworkInProject(res, id);
         await assertNetworkWritable(req, res, id, 'l3-network:update', 'AddIpRange');
         await runQuickTask(req, res, deps.tasks, { action: 'AddIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ...body } },
           (metadata) => addIpRange(deps.eventStore, id, body, metadata), 201);
@@ -98,6 +107,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
         await awaitPosition(req, deps.runner);
         const network = await deps.readStore.get(l3NetworksCollection, params.id!);
         if (!network) throw new ProblemError(404, 'L3_NETWORK_NOT_FOUND', `no L3 network ${params.id}`);
+        assertReadableInProject(res, network, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${params.id}` });
         assertZoneReadable(res, 'l3-network:read', network.zoneId, { code: 'L3_NETWORK_NOT_FOUND', detail: `no L3 network ${params.id}` });
         res.json({ items: network.ipRanges });
       },
@@ -112,6 +122,7 @@ export function l3NetworkEndpoints(deps: ReadDeps & { eventStore: EventStore; cl
       async handle({ req, res, params }) {
         const id = params.id!;
         const rangeId = params.rangeId!;
+        await assertNetworkInProject(res, id);
         await assertNetworkWritable(req, res, id, 'l3-network:update', 'RemoveIpRange');
         await runQuickTask(req, res, deps.tasks, { action: 'RemoveIpRange', resourceType: 'l3-network', resourceIds: [id], request: { l3NetworkId: id, ipRangeId: rangeId } },
           async (metadata) => ({ id: rangeId, ...(await removeIpRange(deps.eventStore, id, rangeId, metadata)) }));

@@ -10,8 +10,12 @@ import {
   organizationUserCommand, organizationView, requireOrganization, runOrganizationCommand, type OrganizationDeps,
 } from '../../commands/tenancy/organizations.js';
 import type { OrganizationCommand } from '../../domain/tenancy/organization.js';
+import { DomainError } from '../../domain/shared/errors.js';
+import { projectRoles } from '../../domain/tenancy/project.js';
+import { addMember, projectView, requireProject } from '../../commands/tenancy/projects.js';
 import { organizationFields, organizationMembersCollection, organizationsCollection, organizationTreeUserIds } from '../../projections/tenancy/organizations.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
+import { authorizeRequest } from '../shared/authorize.js';
 import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
@@ -29,6 +33,11 @@ const createBody = z.strictObject({
 const updateBody = z.strictObject({ name: z.string().trim().min(1).max(255).optional(), description: z.string().max(4096).optional() });
 const moveBody = z.strictObject({ parentId: idSchema.nullable().describe('The new upper department; null: the department becomes a team') });
 const userBody = z.strictObject({ userId: idSchema });
+const joinProjectBody = z.strictObject({
+  projectId: idSchema,
+  role: z.enum(projectRoles),
+  userIds: z.array(idSchema).min(1).max(1000).optional().describe('Members of the department to add; absent: all its immediate members'),
+});
 const organizationSchema = z.object({
   id: z.string(), name: z.string(), description: z.string(), parentId: z.string().nullable(), ancestorIds: z.array(z.string()),
   memberUserIds: z.array(z.string()), adminUserIds: z.array(z.string()), managerUserIds: z.array(z.string()), createdAt: z.string(),
@@ -61,24 +70,28 @@ export async function assertUserVisible(readStore: ReadStore, principal: Princip
 
 export function organizationEndpoints(deps: { eventStore: EventStore; readStore: ReadStore; runner: ProjectionRunner; clock: Clock; tasks: Tasks }): Endpoint[] {
   const commandDeps: OrganizationDeps = { store: deps.eventStore, clock: deps.clock };
+  const demand = authorizeRequest(deps);
 
   async function organizationTask(
     req: Request, res: Response, organizationId: string, action: string, request: unknown,
     work: (metadata: Parameters<typeof runOrganizationCommand>[2]) => Promise<{ view: unknown; deletedIds: string[] }>,
     successStatus: 200 | 201 = 200,
+    /** Also named by the task (the user added or removed), so the audit log finds it by them too. */
+    alsoAbout: string[] = [],
   ) {
-    const started = await deps.tasks.start(requestContextOf(req, res), { action, resourceType: 'organization', resourceIds: [organizationId], request },
+    const resourceIds = [organizationId, ...alsoAbout];
+    const started = await deps.tasks.start(requestContextOf(req, res), { action, resourceType: 'organization', resourceIds, request },
       async ({ metadata }) => {
         const outcome = await work(metadata);
         return outcome.view
-          ? { result: outcome.view }
-          : { result: { id: organizationId, deleted: true, deletedIds: outcome.deletedIds }, resourceIds: outcome.deletedIds.length > 0 ? outcome.deletedIds : [organizationId] };
+          ? { result: outcome.view, resourceIds }
+          : { result: { id: organizationId, deleted: true, deletedIds: outcome.deletedIds }, resourceIds: outcome.deletedIds.length > 0 ? outcome.deletedIds : resourceIds };
       });
     await respondWithTask(req, res, deps.tasks, started, { successStatus });
   }
 
-  const command = (req: Request, res: Response, organizationId: string, action: string, request: unknown, decide: OrganizationCommand) =>
-    organizationTask(req, res, organizationId, action, request, (metadata) => runOrganizationCommand(commandDeps, decide, metadata));
+  const command = (req: Request, res: Response, organizationId: string, action: string, request: unknown, decide: OrganizationCommand, alsoAbout: string[] = []) =>
+    organizationTask(req, res, organizationId, action, request, (metadata) => runOrganizationCommand(commandDeps, decide, metadata), 200, alsoAbout);
 
   const roleEndpoints = (
     path: 'users' | 'admins' | 'managers', add: 'AddUser' | 'AssignAdmin' | 'AssignManager', remove: 'RemoveUser' | 'UnassignAdmin' | 'UnassignManager',
@@ -89,7 +102,7 @@ export function organizationEndpoints(deps: { eventStore: EventStore; readStore:
       responses: { 200: { description: 'The department', schema: organizationSchema } },
       async handle({ req, res, params, body }) {
         const organizationId = params.id!;
-        await organizationTask(req, res, organizationId, actions[0], { organizationId, ...body }, (metadata) => organizationUserCommand(commandDeps, organizationId, body.userId, add, metadata));
+        await organizationTask(req, res, organizationId, actions[0], { organizationId, ...body }, (metadata) => organizationUserCommand(commandDeps, organizationId, body.userId, add, metadata), 200, [body.userId]);
       },
     }),
     endpoint({
@@ -98,7 +111,7 @@ export function organizationEndpoints(deps: { eventStore: EventStore; readStore:
       async handle({ req, res, params }) {
         const organizationId = params.id!;
         await command(req, res, organizationId, actions[1], { organizationId, userId: params.userId },
-          { type: remove, organizationId, userId: params.userId! });
+          { type: remove, organizationId, userId: params.userId! }, [params.userId!]);
       },
     }),
   ];
@@ -158,6 +171,34 @@ export function organizationEndpoints(deps: { eventStore: EventStore; readStore:
       responses: { 200: { description: 'Deleted' } },
       async handle({ req, res, params }) {
         await command(req, res, params.id!, 'DeleteOrganization', { organizationId: params.id }, { type: 'DeleteOrganization', organizationId: params.id!, now: deps.clock.now() });
+      },
+    }),
+    endpoint({
+      method: 'post', path: '/v1/organizations/:id/join-project', tag: 'organizations',
+      summary: 'Add immediate members of the department (all, or those named) to a project with a project role', permission: 'organization:update', body: joinProjectBody,
+      responses: { 200: { description: 'The project' } },
+      async handle({ req, res, params, body }) {
+        const organizationId = params.id!;
+        // Adding project members is also what it does: both permissions are needed.
+        await demand(req, res, 'project-member:create');
+        const started = await deps.tasks.start(requestContextOf(req, res), {
+          action: 'JoinOrganizationToProject', resourceType: 'project', resourceIds: [body.projectId, organizationId], request: { organizationId, ...body },
+        }, async ({ metadata }) => {
+          const { node } = await requireOrganization(deps.eventStore, organizationId);
+          const outsiders = (body.userIds ?? []).filter((userId) => !node.members.has(userId));
+          if (outsiders.length > 0) {
+            throw new DomainError('NOT_A_DEPARTMENT_MEMBER', `not in department ${node.name}: ${outsiders.join(', ')}`, 'invalid', {
+              fields: outsiders.map((userId) => ({ field: 'userIds', message: `${userId} is not in the department` })),
+            });
+          }
+          // Checked first so that a missing project fails the task before any member is added.
+          let project = projectView(await requireProject(deps.eventStore, body.projectId));
+          for (const userId of body.userIds ?? [...node.members.keys()].sort()) {
+            project = (await addMember({ store: deps.eventStore, clock: deps.clock }, body.projectId, userId, body.role, metadata)).view;
+          }
+          return { result: project };
+        });
+        await respondWithTask(req, res, deps.tasks, started, { successStatus: 200 });
       },
     }),
     ...roleEndpoints('users', 'AddUser', 'RemoveUser', ['AddOrganizationUser', 'RemoveOrganizationUser'], 'a user of the department (removing them also ends their admin or manager role there)'),

@@ -1,6 +1,8 @@
 import type { Response } from 'express';
 import type { Doc, Filter, ReadStore } from '../../adapters/readstore/port.js';
 import { projectsCollection } from '../../projections/tenancy/projects.js';
+import type { EventStore } from '../../adapters/eventstore/port.js';
+import { projectOfStream } from '../../commands/tenancy/quota-release.js';
 import { localsOf } from '../shared/endpoint.js';
 import { ProblemError } from '../shared/problem.js';
 
@@ -64,4 +66,23 @@ export async function projectZone(readStore: ReadStore, projectId: string | unde
   if (projectId === undefined) return undefined;
   const project = await readStore.get(projectsCollection, projectId);
   return typeof project?.zoneId === 'string' ? project.zoneId : undefined;
+}
+
+/**
+ * A project session acts on its project's resource only; its ownership is read from the
+ * resource's own stream (its creation event), not from a read model that may lag behind a
+ * resource just created. Another project's, a shared one, or none at all: not found.
+ */
+export async function assertStreamInProject(res: Response, store: EventStore, stream: string, notFound: { code: string; detail: string }): Promise<void> {
+  const projectId = projectOfRequest(res);
+  if (!projectId) return;
+  if ((await projectOfStream(store, stream)) !== projectId) throw new ProblemError(404, notFound.code, notFound.detail);
+}
+
+/** What a project session may use (an image, an L3 network): its project's, or a shared one; another project's is not found. */
+export async function assertStreamUsableInProject(res: Response, store: EventStore, stream: string, notFound: { code: string; detail: string }): Promise<void> {
+  const projectId = projectOfRequest(res);
+  if (!projectId) return;
+  const owner = await projectOfStream(store, stream);
+  if (owner !== undefined && owner !== projectId) throw new ProblemError(404, notFound.code, notFound.detail);
 }

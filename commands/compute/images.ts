@@ -8,6 +8,7 @@ import { settingValue } from '../../domain/settings/settings.js';
 import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 import { newId } from '../shared/ids.js';
 import { expungeImage } from './image-expunge.js';
+import { imageAmounts, imageQuotaKey, withQuota } from '../tenancy/quota.js';
 
 export interface RegisterImageRequest {
   name: string;
@@ -20,9 +21,14 @@ export interface RegisterImageRequest {
   imageStoreId?: string;
 }
 
+/** Tenancy: the project an image is registered in (its image quota is reserved first). */
+export interface InProject {
+  projectId?: string;
+}
+
 type Deps = { store: EventStore; clock: Clock };
 
-export async function registerImage(deps: Deps, request: RegisterImageRequest, metadata: EventMetadata) {
+export async function registerImage(deps: Deps, request: RegisterImageRequest, metadata: EventMetadata, tenancy: InProject = {}) {
   if (request.imageStoreId !== undefined) {
     const imageStore = await loadAggregate(deps.store, imageStoreDecider, imageStoreStream(request.imageStoreId));
     if (!imageStore.state.exists) {
@@ -30,9 +36,10 @@ export async function registerImage(deps: Deps, request: RegisterImageRequest, m
     }
   }
   const imageId = newId();
-  const outcome = await handleCommand(deps.store, imageDecider, imageStream(imageId), {
+  const recordedWith = tenancy.projectId ? { ...metadata, projectId: tenancy.projectId } : metadata;
+  const outcome = await withQuota(deps.store, tenancy.projectId, imageQuotaKey(imageId), imageAmounts, recordedWith, () => handleCommand(deps.store, imageDecider, imageStream(imageId), {
     type: 'RegisterImage', imageId, ...request, sha256: request.sha256.toLowerCase(), now: deps.clock.now(),
-  }, metadata);
+  }, recordedWith));
   return { id: imageId, position: outcome.position };
 }
 

@@ -14,6 +14,7 @@ import { newId } from '../shared/ids.js';
 import { indexSnapshot } from './snapshot-discard.js';
 import { dataDiskFactsOf, loadVm, loadVolume, rootDiskFactsOf } from './volume-facts.js';
 import { awaitOutcome, operationFailed } from './volume-outcome.js';
+import { snapshotAmounts, snapshotQuotaKey, withQuota } from '../tenancy/quota.js';
 
 // Volume snapshots: take, revert, delete. Each is decided on the disk's facts (its host, its
 // state, the state of the VM using it) read from the disk's owner — the volume stream for a
@@ -28,6 +29,8 @@ export interface SnapshotRequest {
   description?: string;
   volumeId?: string;
   vmInstanceId?: string;
+  /** The project (tenancy) the snapshot is taken in: its snapshot quota is reserved first. */
+  projectId?: string;
 }
 
 export interface SnapshotOutcome {
@@ -84,8 +87,12 @@ export async function createSnapshot(deps: Deps, request: SnapshotRequest, metad
   };
   // Refusals first: the index records only snapshots that are taken.
   volumeSnapshotDecider.decide(command, volumeSnapshotDecider.initialState);
-  await indexSnapshot(deps.store, disk!.volumeId, snapshotId, metadata);
-  const outcome = await handleCommand(deps.store, volumeSnapshotDecider, volumeSnapshotStream(snapshotId), command, metadata);
+  // Tenancy: the snapshot's events record its project; it takes one of the project's snapshots first.
+  const recordedWith = request.projectId ? { ...metadata, projectId: request.projectId } : metadata;
+  const outcome = await withQuota(deps.store, request.projectId, snapshotQuotaKey(snapshotId), snapshotAmounts, recordedWith, async () => {
+    await indexSnapshot(deps.store, disk!.volumeId, snapshotId, recordedWith);
+    return handleCommand(deps.store, volumeSnapshotDecider, volumeSnapshotStream(snapshotId), command, recordedWith);
+  });
   const result: SnapshotOutcome = { id: snapshotId, volumeId: disk!.volumeId, state: 'Creating', position: outcome.position };
   if (!options.wait) return result;
   return {

@@ -6,6 +6,7 @@ import { volumeDecider, volumeStream } from '../../domain/compute/volume.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 import { newId } from '../shared/ids.js';
+import { dataVolumeAmounts, volumeQuotaKey, withQuota } from '../tenancy/quota.js';
 
 // Creating a data volume records it, NotInstantiated: no host holds it and no storage is
 // reserved yet. Its bytes are reserved, and its file created, when it is first attached to a
@@ -22,6 +23,8 @@ export interface CreateVolumeRequest {
   /** Given by the VM process (dataDiskOfferingIds): a deterministic id makes the creation idempotent. */
   volumeId?: string;
   createdForVmInstanceId?: string;
+  /** The project (tenancy) the volume is created in: its data volume quota is reserved first. */
+  projectId?: string;
 }
 
 export async function createVolume(deps: { store: EventStore; clock: Clock }, request: CreateVolumeRequest, metadata: EventMetadata) {
@@ -33,7 +36,10 @@ export async function createVolume(deps: { store: EventStore; clock: Clock }, re
   if (request.diskOfferingId) command.diskOfferingId = request.diskOfferingId;
   if (request.primaryStorageId) command.primaryStorageId = request.primaryStorageId;
   if (request.createdForVmInstanceId) command.createdForVmInstanceId = request.createdForVmInstanceId;
-  const outcome = await handleCommand(deps.store, volumeDecider, volumeStream(volumeId), command, metadata);
+  // Tenancy: the volume's events record its project; its count and size are reserved in the project first.
+  const recordedWith = request.projectId ? { ...metadata, projectId: request.projectId } : metadata;
+  const outcome = await withQuota(deps.store, request.projectId, volumeQuotaKey(volumeId), dataVolumeAmounts(sizeBytes), recordedWith,
+    () => handleCommand(deps.store, volumeDecider, volumeStream(volumeId), command, recordedWith));
   return { id: volumeId, sizeBytes, position: outcome.position };
 }
 

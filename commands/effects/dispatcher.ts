@@ -14,11 +14,12 @@
 // Cost on the hot path: the subscription wakes on commit; one read-store commit per batch
 // of events (not per effect); results are marked done in batches, one commit per flush.
 import type { Clock } from '../../adapters/clock/port.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../adapters/eventstore/port.js';
+import type { EventStore, RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { Bus, BusSubscription, DeliveredMessage } from '../../adapters/bus/port.js';
 import type { OperationOutcome } from '../../adapters/hypervisor/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { readSetting } from '../settings/settings.js';
+import { createCheckpointedSubscriber } from '../shared/checkpointed-subscriber.js';
 import { systemActor } from '../shared/request-context.js';
 import type { DueJob } from '../shared/timer-loop.js';
 import {
@@ -87,16 +88,12 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
   const effectDeps: EffectDeps = { eventStore, readStore, clock, log };
   const checkpointEvery = deps.checkpointEvery ?? 10_000;
 
-  let subscription: Subscription | undefined;
   let results: BusSubscription | undefined;
-  let stopped = false;
-  let position = 0;
   let storedPosition = 0;
   /** Effects whose outcome is being handled here, so that result and timeout never both run. */
   const settling = new Map<string, Promise<void>>();
   let published = 0;
   let doneWaiters = new Map<string, Array<(done: boolean) => void>>();
-  let positionWaiters: Array<{ position: number; resolve: (reached: boolean) => void }> = [];
   const doneBatch = createDoneBatcher(readStore, log, (ids) => {
     published = Math.max(0, published - ids.length);
     for (const id of ids) {
@@ -189,7 +186,7 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
         published += effects.length;
         return;
       } catch (error) {
-        if (stopped) return;
+        if (subscriber.stopped()) return;
         log.error({ err: error, attempt, count: effects.length }, 'could not publish effects; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
       }
@@ -217,10 +214,18 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
       storedPosition = last;
       effects = fresh;
     }
-    position = last;
     await publish(effects);
-    notifyPosition();
   }
+
+  const subscriber = createCheckpointedSubscriber({
+    eventStore,
+    readStore,
+    checkpoint: dispatcherCheckpoint,
+    onEvents,
+    name: 'effect dispatcher',
+    log,
+    batchSize: deps.batchSize ?? 1000,
+  });
 
   /** Publishes every pending effect again, in issue order (a host's operations keep their order). */
   async function republishPending() {
@@ -321,18 +326,8 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
     },
   };
 
-  function notifyPosition() {
-    if (positionWaiters.length === 0) return;
-    positionWaiters = positionWaiters.filter((waiter) => {
-      if (position < waiter.position) return true;
-      waiter.resolve(true);
-      return false;
-    });
-  }
-
   return {
     async start() {
-      stopped = false;
       for (const { fields, multiValued } of outboxIndexes) {
         await readStore.ensureIndex(outboxCollection, multiValued ? { fields, multiValued } : { fields });
       }
@@ -340,21 +335,11 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
       // for a good while: a dead-lettered result leaves its effect to time out.
       results = await bus.subscribe<EffectResultMessage>({ topic: resultsTopic, group: dispatcherGroup, handler: onResultMessage, maxAttempts: 20 });
       await republishPending();
-      const checkpoint = await readStore.checkpoint(dispatcherCheckpoint);
-      position = checkpoint?.position ?? 0;
-      storedPosition = position;
-      subscription = eventStore.subscribeToAll({
-        after: position,
-        batchSize: deps.batchSize ?? 1000,
-        onEvents,
-        onError: (error) => log.error({ err: error }, 'effect dispatcher stopped on an error'),
-      });
+      storedPosition = await subscriber.start();
     },
 
     async stop() {
-      stopped = true;
-      await subscription?.stop();
-      subscription = undefined;
+      await subscriber.stop();
       await results?.stop();
       results = undefined;
       await Promise.allSettled([...settling.values()]);
@@ -362,8 +347,6 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
       doneBatch.close();
       for (const waiters of doneWaiters.values()) for (const resolve of waiters) resolve(false);
       doneWaiters = new Map();
-      for (const waiter of positionWaiters) waiter.resolve(false);
-      positionWaiters = [];
     },
 
     timeoutJob,
@@ -387,13 +370,7 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
       return done.finally(() => { clearTimeout(timer); forget(); });
     },
 
-    waitForPosition(target, timeoutMs) {
-      if (position >= target) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        positionWaiters.push({ position: target, resolve });
-        setTimeout(() => resolve(position >= target), timeoutMs).unref();
-      });
-    },
+    waitForPosition: (target, timeoutMs) => subscriber.waitForPosition(target, timeoutMs),
 
     inFlight: () => published,
   };

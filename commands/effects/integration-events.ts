@@ -2,7 +2,8 @@
 // consumers outside Stratus (billing, CMDB, SIEM …), keyed by its stream so that one
 // aggregate's events arrive in order. The message is the event's envelope (DESIGN.md §3).
 //
-// A checkpointed subscription to $all, like the effect dispatcher: a batch is published,
+// A checkpointed subscription to $all (commands/shared/checkpointed-subscriber.ts), like the
+// effect dispatcher: a batch is published,
 // then its position is committed in the read store. Delivery is at least once — after a
 // crash between the two, the batch is published again — so outside consumers de-duplicate
 // by the event id (or by stream and version, which only grow). Fields whose names suggest a
@@ -11,8 +12,9 @@
 // Only the bus port is used, so the embedded local bus works too (tests); in production it
 // runs with Kafka, where the topic is durable and consumers read it at their own pace.
 import type { Bus } from '../../adapters/bus/port.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../adapters/eventstore/port.js';
+import type { EventStore, RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
+import { createCheckpointedSubscriber } from '../shared/checkpointed-subscriber.js';
 import { redactSecrets } from '../shared/redact.js';
 import type { EffectLogger } from './effect.js';
 
@@ -63,10 +65,6 @@ export function createIntegrationEventPublisher(deps: {
 }): IntegrationEventPublisher {
   const { eventStore, readStore, bus, log } = deps;
   const topic = deps.topic ?? integrationEventsTopic;
-  let subscription: Subscription | undefined;
-  let stopped = false;
-  let position = 0;
-  let waiters: Array<{ position: number; resolve: (reached: boolean) => void }> = [];
 
   async function onEvents(events: RecordedEvent[]) {
     const messages = events.map((event) => ({
@@ -82,47 +80,29 @@ export function createIntegrationEventPublisher(deps: {
         await bus.publish(messages);
         break;
       } catch (error) {
-        if (stopped) return;
+        if (subscriber.stopped()) return;
         log.error({ err: error, attempt, count: messages.length }, 'could not publish integration events; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** Math.min(attempt, 7))));
       }
     }
-    const last = events[events.length - 1]!.position;
-    await readStore.commit(integrationEventsCheckpoint, last, async () => undefined);
-    position = last;
-    waiters = waiters.filter((waiter) => {
-      if (position < waiter.position) return true;
-      waiter.resolve(true);
-      return false;
-    });
+    await readStore.commit(integrationEventsCheckpoint, events[events.length - 1]!.position, async () => undefined);
   }
+
+  const subscriber = createCheckpointedSubscriber({
+    eventStore,
+    readStore,
+    checkpoint: integrationEventsCheckpoint,
+    onEvents,
+    name: 'integration-event publisher',
+    log,
+    batchSize: deps.batchSize ?? 500,
+  });
 
   return {
     async start() {
-      stopped = false;
-      position = (await readStore.checkpoint(integrationEventsCheckpoint))?.position ?? 0;
-      subscription = eventStore.subscribeToAll({
-        after: position,
-        batchSize: deps.batchSize ?? 500,
-        onEvents,
-        onError: (error) => log.error({ err: error }, 'integration-event publisher stopped on an error'),
-      });
+      await subscriber.start();
     },
-
-    async stop() {
-      stopped = true;
-      await subscription?.stop();
-      subscription = undefined;
-      for (const waiter of waiters) waiter.resolve(false);
-      waiters = [];
-    },
-
-    waitForPosition(target, timeoutMs) {
-      if (position >= target) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        waiters.push({ position: target, resolve });
-        setTimeout(() => resolve(position >= target), timeoutMs).unref();
-      });
-    },
+    stop: () => subscriber.stop(),
+    waitForPosition: (target, timeoutMs) => subscriber.waitForPosition(target, timeoutMs),
   };
 }

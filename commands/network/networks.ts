@@ -7,6 +7,7 @@ import { requireZone } from '../compute/inventory.js';
 import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 import { newId } from '../shared/ids.js';
 import { l3Aggregates } from './ipam.js';
+import { l3Amounts, l3QuotaKey, withQuota } from '../tenancy/quota.js';
 
 type Deps = { store: EventStore; clock: Clock };
 
@@ -23,15 +24,18 @@ export async function createL2Network(
   return { id: l2NetworkId, position: outcome.position };
 }
 
-export async function createL3Network(deps: Deps, request: { l2NetworkId: string; name: string; description?: string }, metadata: EventMetadata) {
+export async function createL3Network(deps: Deps, request: { l2NetworkId: string; name: string; description?: string }, metadata: EventMetadata, tenancy: { projectId?: string } = {}) {
   const l2 = await loadAggregate(deps.store, l2NetworkDecider, l2NetworkStream(request.l2NetworkId));
   if (!l2.state.exists) {
     throw new DomainError('L2_NETWORK_NOT_FOUND', `no L2 network ${request.l2NetworkId}`, 'not_found', { fields: [{ field: 'l2NetworkId', message: 'no such L2 network' }] });
   }
   const l3NetworkId = newId();
-  const outcome = await l3Aggregates.handle(deps.store, l3NetworkStream(l3NetworkId), {
-    type: 'CreateL3Network', l3NetworkId, ...request, zoneId: l2.state.zoneId, now: deps.clock.now(),
-  }, metadata);
+  const zoneId = l2.state.zoneId;
+  // Tenancy: an L3 network created in a project records it and takes one of its L3 networks first.
+  const recordedWith = tenancy.projectId ? { ...metadata, projectId: tenancy.projectId } : metadata;
+  const outcome = await withQuota(deps.store, tenancy.projectId, l3QuotaKey(l3NetworkId), l3Amounts, recordedWith, () => l3Aggregates.handle(deps.store, l3NetworkStream(l3NetworkId), {
+    type: 'CreateL3Network', l3NetworkId, ...request, zoneId, now: deps.clock.now(),
+  }, recordedWith));
   return { id: l3NetworkId, position: outcome.position };
 }
 

@@ -57,11 +57,13 @@ export function createLeaseKeeper(deps: {
   const held = () => deps.names.filter(holds);
 
   async function round() {
-    for (const name of deps.names) {
+    // All at once: a worker may hold dozens of leases, and one round must end well within a lease's time.
+    await Promise.all(deps.names.map(async (name) => {
       if (stopped) return;
       const now = clock.now();
       try {
         const lease = await readStore.acquireLease(name, holder, now, now + deps.ttlMs);
+        if (stopped) return;
         if (lease.holder === holder) {
           if (!until.has(name)) log.info({ lease: name, holder }, 'lease taken');
           until.set(name, lease.expiresAt - marginMs);
@@ -71,7 +73,7 @@ export function createLeaseKeeper(deps: {
       } catch (error) {
         log.warn({ err: error, lease: name }, 'could not renew or take a lease; it runs out unless renewed in time');
       }
-    }
+    }));
     for (const [name, time] of until) if (time <= clock.now()) { until.delete(name); log.warn({ lease: name, holder }, 'lease ran out before it could be renewed'); }
     await report();
   }
@@ -81,7 +83,13 @@ export function createLeaseKeeper(deps: {
     const key = now.join(',');
     if (key === reported) return;
     reported = key;
-    await deps.onChange?.(new Set(now));
+    try {
+      await deps.onChange?.(new Set(now));
+    } catch (error) {
+      // Told again on the next round.
+      reported = '\u0000';
+      log.warn({ err: error }, 'could not act on a change of the leases held; trying again on the next round');
+    }
   }
 
   async function tick() {

@@ -3,7 +3,7 @@ import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.j
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { ticketProcessDecider, ticketProcessStream } from '../../domain/tickets/process.js';
 import {
-  defaultFlow, ticketDecider, ticketStream, type LiveTicket, type ProcessSnapshot, type TicketEvent, type TicketFlow, type TicketType,
+  defaultFlow, ticketDecider, ticketStream, type LiveTicket, type ProcessSnapshot, type TicketCommand, type TicketEvent, type TicketFlow, type TicketType,
 } from '../../domain/tickets/ticket.js';
 import { handleCommand, loadAggregate } from '../shared/handle-command.js';
 
@@ -55,16 +55,23 @@ export async function processSnapshot(store: EventStore, processId: string, type
  * already was in line).
  */
 export async function alignTicket(deps: FlowDeps, ticketId: string, metadata: EventMetadata): Promise<{ events: TicketEvent['type'][]; ticket: LiveTicket | undefined }> {
+  const plan = await planAlignment(deps, ticketId);
+  if (!plan.command) return { events: [], ticket: plan.ticket };
+  const outcome = await handleCommand(deps.store, ticketDecider, ticketStream(ticketId), plan.command, metadata);
+  return { events: outcome.events.map((event) => event.type as TicketEvent['type']), ticket: outcome.state.exists ? outcome.state : undefined };
+}
+
+/** What aligning the ticket would do now: the command, and the events it would decide (none: in line). */
+export async function planAlignment(deps: FlowDeps, ticketId: string): Promise<{ ticket: LiveTicket | undefined; command?: TicketCommand; events: TicketEvent[] }> {
   const { state } = await loadAggregate(deps.store, ticketDecider, ticketStream(ticketId));
   if (!state.exists || state.flow.processId === null || (state.state !== 'Pending' && state.state !== 'IntermediateApproved')) {
-    return { events: [], ticket: state.exists ? state : undefined };
+    return { ticket: state.exists ? state : undefined, events: [] };
   }
   const process = await processSnapshot(deps.store, state.flow.processId, state.type);
   // A deleted process sends its tickets through the default process (reference/002); one that
   // dropped the ticket's type, through whichever process covers the type now.
   const fallback = process.status === 'deleted' ? defaultFlow
     : !process.coversType ? await flowFor(deps, state.projectId, state.type, process.processId) : defaultFlow;
-  const outcome = await handleCommand(deps.store, ticketDecider, ticketStream(ticketId),
-    { type: 'AlignTicketWithProcess', process, fallback, now: deps.clock.now() }, metadata);
-  return { events: outcome.events.map((event) => event.type as TicketEvent['type']), ticket: outcome.state.exists ? outcome.state : undefined };
+  const command: TicketCommand = { type: 'AlignTicketWithProcess', process, fallback, now: deps.clock.now() };
+  return { ticket: state, command, events: ticketDecider.decide(command, state) };
 }

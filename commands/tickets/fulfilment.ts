@@ -10,7 +10,8 @@ import { handleCommand } from '../shared/handle-command.js';
 import { idFromName } from '../shared/ids.js';
 import { systemActor, type RequestContext } from '../shared/request-context.js';
 import type { TaskSpec, TaskWork, Tasks } from '../tasks/tasks.js';
-import { runProjectCommand } from '../tenancy/projects.js';
+import { loadProject, runProjectCommand } from '../tenancy/projects.js';
+import { groupRolesOf } from '../tenancy/user-groups.js';
 import { projectOfVm } from '../tenancy/quota-release.js';
 import { loadTicket } from './tickets.js';
 import { DomainError } from '../../domain/shared/errors.js';
@@ -48,6 +49,18 @@ async function runAsTask(deps: FulfilmentDeps, context: RequestContext, spec: Ta
   return { ok: true, resourceIds: view.resourceIds, taskId: view.id };
 }
 
+/**
+ * The request runs with the applicant's standing in the project: one who has left the project
+ * (directly and through its user groups) since filing gets nothing from it.
+ */
+async function assertApplicantMember(store: EventStore, ticket: LiveTicket) {
+  const { state } = await loadProject(store, ticket.projectId);
+  if (!state.exists || state.state === 'Deleted') throw new DomainError('PROJECT_NOT_FOUND', `no project ${ticket.projectId}`, 'not_found');
+  if (state.members.has(ticket.applicantId)) return;
+  if ((await groupRolesOf(store, state.groups, ticket.applicantId)).length > 0) return;
+  throw new DomainError('NOT_A_MEMBER', `the applicant is no longer a member of project ${state.name}`, 'forbidden');
+}
+
 /** A VM named by a ticket must be its project's. */
 async function assertProjectVm(store: EventStore, ticket: LiveTicket, vmId: string) {
   if ((await projectOfVm(store, vmId)) !== ticket.projectId) throw new DomainError('VM_NOT_FOUND', `no VM instance ${vmId} in this project`, 'not_found');
@@ -63,25 +76,39 @@ export async function fulfil(deps: FulfilmentDeps, ticket: LiveTicket, applicant
       const request = { ...(body as unknown as CreateVmRequest), projectId: ticket.projectId };
       const justCreate = request.strategy === 'JustCreate';
       return runAsTask(deps, context, { action: 'CreateVmInstance', resourceType: 'vm', resourceIds: [vmId], request, ...(justCreate ? {} : { completedBy: 'process' as const }) },
-        async (task) => ({ result: await createVm(vmDeps, vmId, request, task), resourceIds: [vmId] }));
+        async (task) => { await assertApplicantMember(deps.store, ticket); return { result: await createVm(vmDeps, vmId, request, task), resourceIds: [vmId] }; });
     }
     case 'DeleteVm': {
       const vmId = String(body.vmId);
       return runAsTask(deps, context, { action: 'DestroyVmInstance', resourceType: 'vm', resourceIds: [vmId], request: { vmId }, completedBy: 'process' },
-        async (task) => { await assertProjectVm(deps.store, ticket, vmId); return { result: { id: vmId, ...(await destroyVm(vmDeps, vmId, task)) } }; });
+        async (task) => {
+          await assertApplicantMember(deps.store, ticket);
+          await assertProjectVm(deps.store, ticket, vmId);
+          return { result: { id: vmId, ...(await destroyVm(vmDeps, vmId, task)) } };
+        });
     }
     case 'ModifyVmConfiguration': {
       const vmId = String(body.vmId);
       const instanceOfferingId = String(body.instanceOfferingId);
       return runAsTask(deps, context, { action: 'ChangeVmInstanceOffering', resourceType: 'vm', resourceIds: [vmId], request: { vmId, instanceOfferingId } },
-        async ({ metadata }) => { await assertProjectVm(deps.store, ticket, vmId); return { result: await changeVmOffering(vmDeps, vmId, instanceOfferingId, metadata) }; });
+        async ({ metadata }) => {
+          await assertApplicantMember(deps.store, ticket);
+          await assertProjectVm(deps.store, ticket, vmId);
+          return { result: await changeVmOffering(vmDeps, vmId, instanceOfferingId, metadata) };
+        });
     }
     case 'ModifyProjectQuota':
       return runAsTask(deps, context, { action: 'ChangeProjectQuotas', resourceType: 'project', resourceIds: [ticket.projectId], request: body },
-        async ({ metadata }) => ({ result: (await runProjectCommand({ store: deps.store, clock: deps.clock }, ticket.projectId, { type: 'ChangeQuotas', quotas: body.quotas as Partial<Quotas> }, metadata)).view }));
+        async ({ metadata }) => {
+          await assertApplicantMember(deps.store, ticket);
+          return { result: (await runProjectCommand({ store: deps.store, clock: deps.clock }, ticket.projectId, { type: 'ChangeQuotas', quotas: body.quotas as Partial<Quotas> }, metadata)).view };
+        });
     case 'ModifyProjectCycle':
       return runAsTask(deps, context, { action: 'ChangeProjectReclaimPolicy', resourceType: 'project', resourceIds: [ticket.projectId], request: body },
-        async ({ metadata }) => ({ result: (await runProjectCommand({ store: deps.store, clock: deps.clock }, ticket.projectId, { type: 'ChangeReclaimPolicy', reclaimPolicy: body.reclaimPolicy as ReclaimPolicy }, metadata)).view }));
+        async ({ metadata }) => {
+          await assertApplicantMember(deps.store, ticket);
+          return { result: (await runProjectCommand({ store: deps.store, clock: deps.clock }, ticket.projectId, { type: 'ChangeReclaimPolicy', reclaimPolicy: body.reclaimPolicy as ReclaimPolicy }, metadata)).view };
+        });
   }
 }
 

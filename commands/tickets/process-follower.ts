@@ -2,9 +2,11 @@ import type { Clock } from '../../adapters/clock/port.js';
 import type { EventStore, RecordedEvent } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { DomainError } from '../../domain/shared/errors.js';
+import type { TicketEvent } from '../../domain/tickets/ticket.js';
 import { createProcessRunner, type ProcessLogger, type ProcessRunner } from '../compute/provisioning-runner.js';
-import { metadataFor, systemActor } from '../shared/request-context.js';
-import { alignTicket } from './flows.js';
+import { metadataFor, systemActor, type RequestContext } from '../shared/request-context.js';
+import type { Tasks } from '../tasks/tasks.js';
+import { alignTicket, planAlignment } from './flows.js';
 
 // The process follower (a process manager): open tickets follow their process as it changes
 // — an edit resubmits them through the new steps, a deletion through the default process, a
@@ -23,6 +25,10 @@ import { alignTicket } from './flows.js';
 // follower aligns it when that event arrives, loading the process as it is by then. The
 // approve/reject path aligns the ticket before deciding too, so a decision never lands on a
 // ticket whose process changed before the decision was asked for.
+//
+// Each ticket it changes is a system task (ResubmitTicket, FreezeTicket, UnfreezeTicket), so
+// the audit log shows it; the task's idempotency key is the causing event and the ticket, so a
+// redelivered event is not audited twice.
 
 export const processFollowerEventTypes = [
   'TicketProcessChanged', 'TicketProcessDeleted', 'TicketProcessDisabled', 'TicketProcessEnabled',
@@ -37,9 +43,27 @@ export interface ProcessFollowerDeps {
   store: EventStore;
   readStore: ReadStore;
   clock: Clock;
+  tasks: Pick<Tasks, 'start' | 'wait'>;
   /** Resolves true once the tickets read model has applied every event up to `position`. */
   ticketsCaughtUp(position: number): Promise<boolean>;
   log: ProcessLogger;
+}
+
+const actions: Record<string, string> = { TicketResubmitted: 'ResubmitTicket', TicketFrozen: 'FreezeTicket', TicketUnfrozen: 'UnfreezeTicket' };
+
+/** Aligns one ticket with its process because of `cause`, as an audited system task when there is something to do. */
+async function alignAudited(deps: ProcessFollowerDeps, ticketId: string, cause: RecordedEvent): Promise<void> {
+  const plan = await planAlignment(deps, ticketId);
+  const first = plan.events[0] as TicketEvent | undefined;
+  if (!first) return;
+  const context: RequestContext = { actor: systemActor, correlationId: cause.metadata.correlationId ?? cause.id, idempotencyKey: `ticket-align-${cause.id}-${ticketId}` };
+  const reason = 'reason' in first.data ? first.data.reason : undefined;
+  const started = await deps.tasks.start(context, {
+    action: actions[first.type] ?? 'AlignTicket', resourceType: 'ticket', resourceIds: [ticketId], request: { ticketId, processId: plan.ticket?.flow.processId, reason },
+  }, async ({ metadata }) => ({ result: (await alignTicket(deps, ticketId, { ...metadata, causationId: cause.id })).events }));
+  await deps.tasks.wait(started.taskId, 60_000);
+  // Whatever became of the task (a repeat of the key answers with the first outcome), the ticket ends in line.
+  await alignTicket(deps, ticketId, metadataFor({ actor: systemActor, correlationId: context.correlationId }, { causationId: cause.id }));
 }
 
 async function alignProcessTickets(deps: ProcessFollowerDeps, event: RecordedEvent): Promise<void> {
@@ -48,13 +72,12 @@ async function alignProcessTickets(deps: ProcessFollowerDeps, event: RecordedEve
     // The runner retries a failing handler with backoff: the event is handled once the read model is there.
     throw new DomainError('TICKETS_NOT_CAUGHT_UP', `the tickets read model has not reached position ${event.position} yet`, 'conflict');
   }
-  const metadata = metadataFor({ actor: systemActor, correlationId: event.metadata.correlationId ?? event.id }, { causationId: event.id });
   // Paged by id: alignment may move a ticket off this process, which must not shift the pages.
   let after = '';
   for (;;) {
     const page = await deps.readStore.find(ticketsCollection,
       { processId, state: { $in: ['Pending', 'IntermediateApproved'] }, id: { $gt: after } }, { sort: [['id', 1]], limit: pageSize });
-    for (const ticket of page) await alignTicket(deps, ticket.id, metadata);
+    for (const ticket of page) await alignAudited(deps, ticket.id, event);
     if (page.length < pageSize) return;
     after = page[page.length - 1]!.id;
   }
@@ -65,8 +88,7 @@ export async function followProcessEvent(deps: ProcessFollowerDeps, event: Recor
     await alignProcessTickets(deps, event);
     return;
   }
-  const ticketId = (event.data as { ticketId: string }).ticketId;
-  await alignTicket(deps, ticketId, metadataFor({ actor: systemActor, correlationId: event.metadata.correlationId ?? event.id }, { causationId: event.id }));
+  await alignAudited(deps, (event.data as { ticketId: string }).ticketId, event);
 }
 
 export function createTicketProcessFollower(deps: ProcessFollowerDeps): ProcessRunner {

@@ -214,28 +214,29 @@ export const hostDecider: Decider<HostCommand, HostState, HostEvent> = {
         return { ...state, maintenance: false };
       case 'HostCapacityReserved': {
         const { vmId, cpuCount, memoryBytes } = event.data;
-        return {
-          ...state,
-          cpuUsed: state.cpuUsed + cpuCount,
-          memoryUsed: state.memoryUsed + memoryBytes,
-          reservations: state.reservations.set(vmId, { cpuCount, memoryBytes }),
-        };
+        return withReservation(state, vmId, { cpuCount, memoryBytes }, 'reserve');
       }
       case 'HostCapacityReleased': {
+        // What the reservation held is given back, whatever the event says.
         const released = state.reservations.get(event.data.vmId);
-        if (!released) return state;
-        return {
-          ...state,
-          cpuUsed: state.cpuUsed - released.cpuCount,
-          memoryUsed: state.memoryUsed - released.memoryBytes,
-          reservations: state.reservations.delete(event.data.vmId),
-        };
+        return released ? withReservation(state, event.data.vmId, released, 'release') : state;
       }
       case 'HostRemoved':
         return { ...state, removed: true };
     }
   },
 };
+
+/** The host with a VM's reservation taken from its free capacity, or given back to it. */
+function withReservation(host: ExistingHost, vmId: string, reservation: HostReservation, change: 'reserve' | 'release'): ExistingHost {
+  const sign = change === 'reserve' ? 1 : -1;
+  return {
+    ...host,
+    cpuUsed: host.cpuUsed + sign * reservation.cpuCount,
+    memoryUsed: host.memoryUsed + sign * reservation.memoryBytes,
+    reservations: change === 'reserve' ? host.reservations.set(vmId, reservation) : host.reservations.delete(vmId),
+  };
+}
 
 const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const hostname = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;

@@ -1,14 +1,16 @@
 import type { Decider, DomainEvent } from '../shared/decider.js';
 import { DomainError } from '../shared/errors.js';
+import { expungeAtFor, type DeletionPolicy } from './deletion-policy.js';
 
 // A VM image (template) registered from a URL or a path, with the sha256 every copy of it is
 // verified against (reference/001: an image copied to a host's storage must pass
 // verification). A failed verification marks the image `Error` with its reason.
 //
-// Deletion follows `image.deletionPolicy` (FACTS.md): `Destroyed` images stay listed and
-// recoverable until expunged; the expunge period counts from the ImageDeleted event.
+// Deletion follows `image.deletionPolicy` (FACTS.md) by the rule VMs and volumes share
+// (deletion-policy.ts): `Destroyed` images stay listed and recoverable until expunged; the
+// expunge period counts from the ImageDeleted event.
 
-export type DeletionPolicy = 'Direct' | 'Delay' | 'Never';
+export type { DeletionPolicy };
 export type ImageFormat = 'qcow2' | 'raw' | 'iso';
 export type ImagePlatform = 'Linux' | 'Windows';
 export type ImageStatus = 'Ready' | 'Error';
@@ -111,15 +113,6 @@ export const imageDecider: Decider<ImageCommand, ImageAggregate, ImageEvent> = {
     }
   },
 };
-
-/** When a destroyed image is due for expunge: now for Direct, never (null) for Never. */
-export function expungeAtFor(policy: DeletionPolicy, deletedAt: number, expungePeriodSeconds: number): number | null {
-  switch (policy) {
-    case 'Direct': return deletedAt;
-    case 'Delay': return deletedAt + expungePeriodSeconds * 1000;
-    case 'Never': return null;
-  }
-}
 
 function validImage(command: Extract<ImageCommand, { type: 'RegisterImage' }>): ImageDefinition & { registeredAt: number } {
   const problems: Array<{ field: string; message: string }> = [];

@@ -47,7 +47,8 @@ interface VolumeAttachment {
 
 export const vmInstancesProjection: Projection = {
   name: 'vm-instances',
-  version: 1,
+  // 2: the view shows antiSpoofing and guestAccess (rebuilt so that older VMs show them too).
+  version: 2,
   collections: [vmInstancesCollection],
   indexes: [
     { collection: vmInstancesCollection, fields: [['createdAt', -1]] },

@@ -263,6 +263,17 @@ export function hypervisorContract(name: string, setup: () => Promise<Hypervisor
         expect(await run(host, operation)).toEqual({ vmId });
         expect(await refusal(host, { op: 'vnc.setPassword', vmId: randomUUID(), sealedPassword: fixture.seal('x') })).toBe('VM_NOT_FOUND');
       });
+
+      it('refuses guest agent commands with GUEST_AGENT_UNAVAILABLE on a blank image (no agent runs), VM_NOT_RUNNING when stopped', async () => {
+        const host = await fixture.newHost();
+        const { vmId } = await definedVm(host);
+        const guestAccess = { op: 'vm.guestAccess', vmId, username: 'root', sealedPassword: fixture.seal('n3w-root-pw') } as const;
+        expect(await refusal(host, guestAccess)).toBe('VM_NOT_RUNNING');
+        await run(host, { op: 'vm.start', vmId });
+        expect(await refusal(host, guestAccess)).toBe('GUEST_AGENT_UNAVAILABLE');
+        expect(await refusal(host, { ...guestAccess, vmId: randomUUID() })).toBe('VM_NOT_FOUND');
+        await run(host, { op: 'vm.stop', vmId, type: 'cold' });
+      });
     });
 
     describe('snapshots', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
+import { manualClock } from '../../adapters/clock/manual.js';
 import { adminPassword, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 import { allEventsText, auditEntries, bearerOf, createUserVia, headPosition, loginFrom, readModelsText, strongPassword } from '../support/identity.js';
 
@@ -148,23 +149,31 @@ describe('users', () => {
   });
 
   it('rate-limits failed logins per client address: 429 with Retry-After, audited once per episode', async () => {
-    await createUserVia(s, admin, { username: 'liam' });
-    const ip = '198.51.100.90';
-    // Unknown user names, so that no user gets locked: this is the address's limit, not a lockout.
-    for (let attempt = 0; attempt < 10; attempt++) {
-      expect((await loginFrom(s, ip, { username: `nobody-${attempt}`, password: 'guess' })).status).toBe(401);
+    // The bucket refills with the clock: a stopped clock keeps a slow machine from refilling it mid-test.
+    const s = await startStratus({ clock: manualClock(Date.now()) });
+    try {
+      const admin = await s.login();
+      await createUserVia(s, admin, { username: 'liam' });
+      const ip = '198.51.100.90';
+      // Unknown user names, so that no user gets locked: this is the address's limit, not a lockout.
+      for (let attempt = 0; attempt < 10; attempt++) {
+        expect((await loginFrom(s, ip, { username: `nobody-${attempt}`, password: 'guess' })).status).toBe(401);
+      }
+      const limited = await loginFrom(s, ip, { username: 'liam', password: strongPassword });
+      expect(limited.status).toBe(429);
+      expect(limited.headers['content-type']).toMatch(/application\/problem\+json/);
+      expect(limited.body.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect((await loginFrom(s, ip, { username: 'liam', password: strongPassword })).status).toBe(429);
+      // Other addresses are not affected, and successful logins cost nothing.
+      for (let attempt = 0; attempt < 12; attempt++) expect((await loginFrom(s, '198.51.100.91', { username: 'liam', password: strongPassword })).status).toBe(201);
+      const audited = await auditEntries(s, admin, await headPosition(s), 'error.code=RATE_LIMITED', `clientIp=${ip}`);
+      expect(audited).toHaveLength(1);
+      expect(audited[0]).toMatchObject({ action: 'Login', result: 'failure' });
+    } finally {
+      await s.stop();
+      removeDir(s.dataDir);
     }
-    const limited = await loginFrom(s, ip, { username: 'liam', password: strongPassword });
-    expect(limited.status).toBe(429);
-    expect(limited.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect(limited.body.code).toBe('RATE_LIMITED');
-    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect((await loginFrom(s, ip, { username: 'liam', password: strongPassword })).status).toBe(429);
-    // Other addresses are not affected, and successful logins cost nothing.
-    for (let attempt = 0; attempt < 12; attempt++) expect((await loginFrom(s, '198.51.100.91', { username: 'liam', password: strongPassword })).status).toBe(201);
-    const audited = await auditEntries(s, admin, await headPosition(s), 'error.code=RATE_LIMITED', `clientIp=${ip}`);
-    expect(audited).toHaveLength(1);
-    expect(audited[0]).toMatchObject({ action: 'Login', result: 'failure' });
   });
 
   it('keeps every plaintext password out of events and read models', async () => {

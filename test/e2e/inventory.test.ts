@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../adapters/clock/manual.js';
-import { imageExpungeJob } from '../../commands/compute/image-expunge.js';
 import { join } from 'node:path';
 import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
 import { allProjections } from '../../projections/index.js';
@@ -252,6 +251,12 @@ describe('image deletion policies', () => {
     await request(stratus.app).put('/v1/settings/image.deletionPolicy').set('Authorization', auth).send({ value: policy }).expect(200);
     if (period !== undefined) await request(stratus.app).put('/v1/settings/image.expungePeriod').set('Authorization', auth).send({ value: period }).expect(200);
   };
+  /** The server's own expunger (the one for VMs, volumes and images), once, and the tasks it started. */
+  const runExpunger = async () => {
+    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 5000);
+    await stratus.vmLifecycle.timer.tick();
+    await stratus.tasks.drain();
+  };
   const register = async (name: string) => (await post('/v1/images', { name, url: `/srv/${name}.qcow2`, format: 'qcow2', platform: 'Linux', sha256, sizeBytes: GiB }).expect(201)).body.id as string;
 
   it('Delay (the default): Destroyed, still listed, recoverable, then expunged on demand', async () => {
@@ -279,20 +284,21 @@ describe('image deletion policies', () => {
     await post(`/v1/images/${imageId}/recover`).expect(404);
   });
 
-  it('Delay with a short period: the expunge job expunges once the period has passed, counted from the deletion', async () => {
+  it('Delay with a short period: the expunger expunges once the period has passed, counted from the deletion', async () => {
     await setPolicy('Delay', 60);
+    await request(stratus.app).put('/v1/settings/image.expungeInterval').set('Authorization', auth).send({ value: 2 }).expect(200);
     const imageId = await register('short-lived');
     const keeper = await register('kept');
     const deleted = await del(`/v1/images/${imageId}`).expect(200);
-    const job = imageExpungeJob({ store: stratus.eventStore, readStore: stratus.readStore, clock, tasks: stratus.tasks });
     await stratus.runner.waitFor(Number(positionOf(deleted)), 5000);
 
-    clock.advance(59_000);
-    await job.run(clock.now());
+    clock.advance(58_000);
+    await runExpunger();
     expect((await get(`/v1/images/${imageId}`).expect(200)).body.state).toBe('Destroyed');
 
-    clock.advance(1_000);
-    await job.run(clock.now());
+    clock.advance(2_000); // the expunger's next look (image.expungeInterval), 60 s after the deletion
+    await runExpunger();
+    await request(stratus.app).put('/v1/settings/image.expungeInterval').set('Authorization', auth).send({ value: 3600 }).expect(200);
     const head = await stratus.eventStore.headPosition();
     await get(`/v1/images/${imageId}`, String(head)).expect(404);
     expect((await get(`/v1/images/${keeper}`).expect(200)).body.state).toBe('Ready');
@@ -307,7 +313,7 @@ describe('image deletion policies', () => {
     expect(deleted.body).toMatchObject({ state: 'Destroyed', policy: 'Never', expungeAt: null });
     clock.advance(365 * 86_400_000);
     auth = await stratus.login(); // a year later, the session has long expired
-    await imageExpungeJob({ store: stratus.eventStore, readStore: stratus.readStore, clock, tasks: stratus.tasks }).run(clock.now());
+    await runExpunger();
     const detail = await get(`/v1/images/${imageId}`, positionOf(deleted)).expect(200);
     expect(detail.body).toMatchObject({ state: 'Destroyed', expungeAt: null });
     const expunged = await post(`/v1/images/${imageId}/expunge`).expect(200);

@@ -67,6 +67,20 @@ describe('organizations', () => {
     expect(audit.body.items).toHaveLength(1);
   });
 
+  it('decides concurrent moves against one tree: crossing moves never make a cycle', async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await createOrganization(`a${round}`);
+      const b = await createOrganization(`b${round}`);
+      // A under B and B under A at the same time: each alone is fine, together they would be a cycle.
+      const [first, second] = await Promise.all([
+        post(`/v1/organizations/${a.id}/move`, { parentId: b.id }),
+        post(`/v1/organizations/${b.id}/move`, { parentId: a.id }),
+      ]);
+      expect([first.status, second.status].sort()).toEqual([200, 409]);
+      expect([first.body.code, second.body.code]).toContain('ORGANIZATION_CYCLE');
+    }
+  });
+
   it('names department admins and an exclusive department manager, whom the read model resolves for sub-departments', async () => {
     const corp = await createOrganization('corp');
     const sales = await createOrganization('sales', corp.id);
@@ -132,6 +146,23 @@ describe('organizations', () => {
 
     // Read-only cannot change the tree.
     await post('/v1/organizations', { name: 'nope' }, asViewer).expect(403);
+  });
+
+  it('adds a department\'s immediate members to a project in one task (Join Project)', async () => {
+    const team = await createOrganization('west');
+    const sub = await createOrganization('west-sub', team.id);
+    const [ida, jon, kai] = [await createUser('ida'), await createUser('jon'), await createUser('kai')];
+    await post(`/v1/organizations/${team.id}/users`, { userId: ida }).expect(200);
+    await post(`/v1/organizations/${team.id}/users`, { userId: jon }).expect(200);
+    await post(`/v1/organizations/${sub.id}/users`, { userId: kai }).expect(200);
+    const project = await post('/v1/projects', { name: 'west-project', departmentId: team.id }).expect(201);
+
+    await post(`/v1/organizations/${team.id}/join-project`, { projectId: project.body.id, role: 'member', userIds: [kai] }).expect(400)
+      .expect((response) => expect(response.body.code).toBe('NOT_A_DEPARTMENT_MEMBER'));
+    const joined = await post(`/v1/organizations/${team.id}/join-project`, { projectId: project.body.id, role: 'member' }).expect(200);
+    // Immediate members only: kai is in a sub-department.
+    expect(joined.body.members.map((member: { userId: string }) => member.userId).sort()).toEqual([ida, jon].sort());
+    await http().post('/v1/sessions').send({ username: 'jon', password, projectId: project.body.id }).expect(201);
   });
 
   it('rebuilds the organization read model from position zero equal to the live one', async () => {

@@ -99,6 +99,22 @@ describe('ticket fulfilment, type by type', () => {
     expect(project.reclaimPolicy).toMatchObject({ kind: 'ByCost', spendingLimit: '250.5', action: 'DisableLogin' });
   });
 
+  it('runs nothing for an applicant who has left the project since filing', async () => {
+    const leo = (await http().post('/v1/users').set('Authorization', admin).send({ username: 'leo', password }).expect(201)).body.id;
+    await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: leo, role: 'member' }).expect(200);
+    const leaving = `Bearer ${(await http().post('/v1/sessions').send({ username: 'leo', password, projectId }).expect(201)).body.token as string}`;
+    const filed = await http().post('/v1/tickets').set('Authorization', leaving).send({ type: 'ModifyProjectQuota', request: { quotas: { 'vm.num': 50 } } }).expect(201);
+    await http().delete(`/v1/projects/${projectId}/members/${leo}`).set('Authorization', admin).expect(200);
+    await http().post(`/v1/tickets/${filed.body.id}/approve`).set('Authorization', admin).send({}).expect(200);
+    let ticket: any;
+    for (let attempt = 0; attempt < 1000 && !ticket?.outcome; attempt++) {
+      ticket = (await http().get(`/v1/tickets/${filed.body.id}`).set('Authorization', admin).expect(200)).body;
+      if (!ticket.outcome) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(ticket.outcome).toMatchObject({ ok: false, error: { code: 'NOT_A_MEMBER' } });
+    expect((await http().get(`/v1/projects/${projectId}`).set('Authorization', admin).expect(200)).body.quotas['vm.num']).toBe(7);
+  });
+
   it('audits each run as the system acting for the applicant', async () => {
     await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
     const audit = (await http().get('/v1/audit-log?limit=1000').set('Authorization', admin).expect(200)).body.items as Array<{ action: string; operator: { name: string }; result: string }>;

@@ -95,6 +95,11 @@ describe('tickets follow their process', () => {
     await http().post(`/v1/tickets/${halfway}/reject`).set('Authorization', admin).send({ remarks: 'not now' }).expect(200)
       .expect((response) => expect(response.body.state).toBe('Rejected'));
 
+    // The audit log shows the resubmission, by the system.
+    const audit = (await http().get('/v1/audit-log?limit=1000').set('Authorization', admin).expect(200)).body.items as Array<{ action: string; operator: { name: string }; resourceIds: string[]; result: string }>;
+    expect(audit.filter((entry) => entry.resourceIds.includes(halfway)).map((entry) => `${entry.action} by ${entry.operator.name}: ${entry.result}`))
+      .toEqual(expect.arrayContaining(['SubmitTicket by mia: success', 'ApproveTicket by pat: success', 'ResubmitTicket by system: success']));
+
     // A rename leaves the steps alone: nothing is resubmitted.
     await http().patch(`/v1/ticket-processes/${processId}`).set('Authorization', admin).send({ name: 'renamed' }).expect(200);
     await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
@@ -133,6 +138,9 @@ describe('tickets follow their process', () => {
     await http().post(`/v1/tickets/${ticketId}/approve`).set('Authorization', projectAdmin).send({}).expect(200)
       .expect((response) => expect(response.body).toMatchObject({ state: 'IntermediateApproved', frozen: false }));
     expect((await historyOf(ticketId)).map((entry) => entry.action)).toEqual(['submitted', 'frozen', 'unfrozen', 'approved']);
+    const audit = (await http().get('/v1/audit-log?limit=1000').set('Authorization', admin).expect(200)).body.items as Array<{ action: string; resourceIds: string[]; result: string }>;
+    expect(audit.filter((entry) => entry.resourceIds.includes(ticketId)).map((entry) => `${entry.action}: ${entry.result}`))
+      .toEqual(expect.arrayContaining(['FreezeTicket: success', 'ApproveTicket: failure', 'RejectTicket: failure', 'UnfreezeTicket: success', 'ApproveTicket: success']));
   });
 });
 
@@ -196,7 +204,11 @@ describe('a department-manager step', () => {
     expect(await pendingIds(manager)).toEqual([]);
     expect(await pendingIds(admin)).toContain(ticketId);
     expect((await http().get('/v1/approvals?view=resolved').set('Authorization', manager).expect(200)).body.items.map((item: { id: string }) => item.id)).toEqual([ticketId]);
-    // What a manager may do ends at tickets.
+    // What a manager may do ends at tickets, and at their departments' tickets.
     await http().get('/v1/vm-instances').set('Authorization', manager).expect(403);
+    expect((await http().get(`/v1/tickets/${ticketId}`).set('Authorization', manager).expect(200)).body.state).toBe('IntermediateApproved');
+    const elsewhere = (await http().post('/v1/projects').set('Authorization', admin).send({ name: `elsewhere-${Date.now()}` }).expect(201)).body.id;
+    const foreign = await http().post('/v1/tickets').set('Authorization', admin).send({ type: 'DeleteVm', projectId: elsewhere, request: { vmId: 'no-such-vm' } }).expect(201);
+    await http().get(`/v1/tickets/${foreign.body.id}`).set('Authorization', manager).expect(404);
   });
 });

@@ -8,6 +8,7 @@ import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
 import type { Principal } from '../../commands/identity/principal.js';
 import { handleCommand, loadAggregate } from '../../commands/shared/handle-command.js';
 import { systemActor } from '../../commands/shared/request-context.js';
+import { createTasks } from '../../commands/tasks/tasks.js';
 import { followProcessEvent, type ProcessFollowerDeps } from '../../commands/tickets/process-follower.js';
 import { actOnTicket, submitTicket, type TicketDeps } from '../../commands/tickets/tickets.js';
 import { projectDecider, projectStream } from '../../domain/tenancy/project.js';
@@ -44,7 +45,8 @@ beforeEach(async () => {
   readStore = openSqliteReadStore({ file: ':memory:' });
   runner = createProjectionRunner({ eventStore: store, readStore, projections: [ticketsProjection], log: pino({ level: 'silent' }) });
   await runner.start();
-  deps = { store, readStore, clock, log: pino({ level: 'silent' }), ticketsCaughtUp: async (position) => runner.waitFor(position, 10_000, 'tickets') };
+  const log = pino({ level: 'silent' });
+  deps = { store, readStore, clock, log, tasks: createTasks({ store, clock, log }), ticketsCaughtUp: async (position) => runner.waitFor(position, 10_000, 'tickets') };
   await handleCommand(store, projectDecider, projectStream(projectId), { type: 'CreateProject', projectId, name: 'alpha', now: clock.now() }, metadata);
   await processCommand({ type: 'CreateTicketProcess', processId, projectId, name: 'two steps', ticketTypes: ['DeleteVm'], steps: twoSteps, now: clock.now() });
   await caughtUp();
@@ -98,6 +100,9 @@ describe('the process follower', () => {
       expect(await ticket(ticketId)).toMatchObject({ state: 'Pending', flow: { steps: adminOnly } });
       expect(await eventsOf(ticketId)).toEqual(['TicketSubmitted', 'TicketResubmitted']);
     }
+    // Each resubmission is a system task, audited once.
+    const tasks = (await store.readAll({ after: 0, limit: 10_000 })).filter((event) => event.type === 'TaskStarted').map((event) => event.data as { action: string; resourceIds: string[] });
+    expect(tasks.filter((task) => task.action === 'ResubmitTicket').map((task) => task.resourceIds[0]).sort()).toEqual(['t-3', 't-4']);
   });
 
   it('aligns a ticket filed with the process as it was just before a change, by the ticket\'s own event', async () => {

@@ -5,6 +5,8 @@
 # answers, print `export VAR=value` lines for the suites) and `stop`.
 # Usage: test/services/run.sh [server …] [-- vitest arguments …]   (default: every server script)
 #   e.g. test/services/run.sh ferretdb -- test/services/read-store.mongodb.test.ts
+#        test/services/run.sh [server …] --exec <command …>   runs that command instead of the
+#        suites, with the servers' variables exported (the scale-out benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export STRATUS_SERVICES_DIR="${STRATUS_SERVICES_DIR:-$PWD/.services}"
@@ -12,8 +14,10 @@ mkdir -p "$STRATUS_SERVICES_DIR"
 
 servers=()
 vitest_args=()
+exec_command=()
 while [ "$#" -gt 0 ]; do
   if [ "$1" = "--" ]; then shift; vitest_args=("$@"); break; fi
+  if [ "$1" = "--exec" ]; then shift; exec_command=("$@"); break; fi
   servers+=("$1"); shift
 done
 if [ "${#servers[@]}" -eq 0 ]; then
@@ -36,4 +40,8 @@ for server in "${servers[@]}"; do
   eval "$exports"
 done
 
-npx vitest run --config vitest.services.config.ts "${vitest_args[@]}"
+if [ "${#exec_command[@]}" -gt 0 ]; then
+  "${exec_command[@]}"
+else
+  npx vitest run --config vitest.services.config.ts "${vitest_args[@]}"
+fi

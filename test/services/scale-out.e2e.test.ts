@@ -15,13 +15,15 @@
 // every VM gets built (no effect lost); the projection worker holding the leases killed: the
 // other takes them over and every read model ends equal to a rebuild from the events.
 // Nothing is timed: conditions are polled, with a generous overall limit.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteEventStore } from '../../adapters/eventstore/sqlite.js';
 import type { EventStore } from '../../adapters/eventstore/port.js';
 import { openMongoReadStore } from '../../adapters/readstore/mongodb.js';
@@ -51,7 +53,7 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
     STRATUS_EVENTSTORE: `sqlite:${join(dir, 'events.db')}`,
     STRATUS_READSTORE: `${mongoUrl!.replace(/\/?$/, '/')}${database}`,
     STRATUS_MASTER_KEY: randomBytes(32).toString('hex'),
-    STRATUS_LEASE_SECONDS: '3',
+    STRATUS_LEASE_SECONDS: '20',
     STRATUS_KAFKA_SESSION_TIMEOUT_MS: '6000',
     STRATUS_LOG_LEVEL: process.env.TEST_LOG ?? 'warn',
   };
@@ -73,14 +75,27 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
   const startAgent = (index: number, extra: Record<string, string> = {}) =>
     start(`agent-${index}#${processes.length}`, ['agent', '--hosts', hostIps[index]!], agentEnv(index, extra));
 
-  async function call(method: string, path: string, body?: object, headers: Record<string, string> = {}) {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}), ...headers },
-      ...(body ? { body: JSON.stringify(body) } : {}),
+  // A connection per request (no keep-alive): the broker restart blocks this process for a
+  // while, and a kept-alive socket closed meanwhile by serve would fail the next request.
+  function call(method: string, path: string, body?: object, headers: Record<string, string> = {}) {
+    return new Promise<{ status: number; body: any }>((resolvePromise, reject) => {
+      const payload = body ? JSON.stringify(body) : undefined;
+      const request = httpRequest(`${base}${path}`, {
+        method,
+        agent: false,
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}), ...headers, ...(payload ? { 'content-length': Buffer.byteLength(payload) } : {}) },
+      }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolvePromise({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+        });
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end(payload);
     });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
   const post = (path: string, body: object = {}, headers: Record<string, string> = {}) => call('POST', path, body, headers);
 
@@ -125,7 +140,7 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
     startAgent(0, { STRATUS_SIMULATOR_FAULTS: JSON.stringify([{ host: '*', kind: 'hang', op: 'vm.start', count: 1 }]) });
     startAgent(1);
 
-    await eventually('serve to answer', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.ok);
+    await eventually('serve to answer', async () => (await call('GET', '/healthz').catch(() => undefined))?.status === 200);
     const session = await eventually('the admin to log in', async () => {
       const response = await post('/v1/sessions', { username: 'admin', password: adminPassword });
       return response.status === 201 ? response.body as { token: string } : undefined;
@@ -145,6 +160,16 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
       hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
       ipRange: { startIp: '10.30.0.10', endIp: '10.30.0.250', gateway: '10.30.0.1', netmask: '255.255.255.0' },
     });
+    // The first probe of a host may come before its agent has joined the new host topic
+    // (address-selected agents find new topics by polling the topic list): reconnect then.
+    for (const hostId of inventory.hostIds) {
+      await eventually(`host ${hostId} to be connected`, async () => {
+        const host = await call('GET', `/v1/hosts/${hostId}`);
+        if (host.body?.state === 'Connected') return true;
+        await post(`/v1/hosts/${hostId}/reconnect`, {}, { Prefer: 'wait=60' });
+        return false;
+      });
+    }
   });
 
   afterAll(async () => {
@@ -156,8 +181,12 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
       await client.db(database).dropDatabase().catch(() => undefined);
       await client.close();
     }
-    removeDir(dir);
+    if (failed) process.stderr.write(`scale-out scenario failed: processes' logs kept in ${dir}\n`);
+    else removeDir(dir);
   });
+
+  let failed = false;
+  afterEach((context) => { if (context.task.result?.state === 'fail') failed = true; });
 
   const logsOf = () => processes.map((child) => `--- ${child.name} (${child.running() ? 'running' : 'exited'})\n${child.tail()}`).join('\n');
 
@@ -182,7 +211,12 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
     const accepted = await post('/v1/vm-instances', vmBody('hung', inventory.hostIds[0]!));
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
     const taskId = accepted.body.taskId as string;
-    const vmId = await eventually('the VM id', async () => (await taskOf(taskId))?.resourceIds[0]);
+    const vmId = await eventually('the VM id', async () => {
+      const task = await taskOf(taskId);
+      if (task && task.state !== 'running') throw new Error(`the create ended: ${JSON.stringify(task)}`);
+      const listed = await call('GET', '/v1/vm-instances?q=name=hung');
+      return (listed.body?.items as Array<{ id: string }> | undefined)?.[0]?.id;
+    });
     // The host has the VM defined and its start hanging: the operation is under way.
     await eventually('the agent to be in the middle of the build', async () => simulatedVms(0).has(vmId));
     const agent = processes.find((child) => child.name.startsWith('agent-0') && child.running())!;
@@ -206,7 +240,7 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
   it('the broker restarted while VMs are being created: no effect is lost', async () => {
     const accepted = await Promise.all(Array.from({ length: 8 }, (_, i) => post('/v1/vm-instances', vmBody(`burst-${i}`, inventory.hostIds[i % 2]!))));
     for (const response of accepted) expect([201, 202], JSON.stringify(response.body)).toContain(response.status);
-    execFileSync('bash', [join(root, 'test/services/servers/kafka.sh'), 'restart'], { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+    await promisify(execFile)('bash', [join(root, 'test/services/servers/kafka.sh'), 'restart'], { env: process.env });
     const more = await Promise.all(Array.from({ length: 4 }, (_, i) => post('/v1/vm-instances', vmBody(`after-${i}`, inventory.hostIds[i % 2]!))));
     const tasks = [...accepted, ...more].map((response) => response.body.taskId as string);
     const outcomes = await eventually('every create to end', async () => {
@@ -239,7 +273,8 @@ describe.skipIf(!brokers || !mongoUrl)('scale-out processes over Kafka and a Mon
       const task = await taskOf(vmTask);
       return task && task.state !== 'running' ? task : undefined;
     })).state).toBe('succeeded');
-    const deleted = await call('DELETE', `/v1/vm-instances/${(await taskOf(vmTask))!.resourceIds[0]}`, undefined, { Prefer: 'wait=120' });
+    const vm = (await call('GET', `/v1/vm-instances?q=name=after-worker-death&after=${await eventStore.headPosition()}`)).body.items[0] as { id: string };
+    const deleted = await call('DELETE', `/v1/vm-instances/${vm.id}`, undefined, { Prefer: 'wait=120' });
     expect(deleted.status).toBe(200);
 
     // Every read model ends equal to a rebuild from the events (up to the same position).
