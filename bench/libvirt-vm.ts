@@ -103,9 +103,23 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     // DELETE expunges at once, so the clean-up leaves no domain and no file.
     await call('PUT', '/v1/settings/vm.deletionPolicy', { value: 'Direct' });
 
+    /** Runs a task to its end: `Prefer: wait` holds at most 60 s, then the task is polled. */
     const timed = async (what: string, method: string, path: string, body: object | undefined, wanted: number) => {
       const started = performance.now();
-      const response = await call(method, path, body);
+      let response = await call(method, path, body);
+      if (response.status === 202) {
+        const vmId = (response.body.resourceIds as string[] | undefined)?.[0];
+        if (method === 'POST' && path === '/v1/vm-instances' && vmId) vmIds.push(vmId);
+        const taskId = response.body.id as string;
+        for (;;) {
+          const task = await call('GET', `/v1/tasks/${taskId}`);
+          if (task.body.state !== 'running') {
+            response = task.body.state === 'succeeded' ? { status: wanted, body: { ...task.body.result, taskId } } : { status: 409, body: task.body };
+            break;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
       if (response.status !== wanted) throw new Error(`${what}: ${response.status} ${JSON.stringify(response.body)}`);
       return { ms: performance.now() - started, body: response.body };
     };
@@ -113,12 +127,12 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
 
     // Warm-up, not measured: the first VM prepares the image in the host's cache.
     const warm = await createVm('warm-up');
-    vmIds.push(warm.body.id as string);
+    if (!vmIds.includes(warm.body.id as string)) vmIds.push(warm.body.id as string);
 
     const figures: Figures = { create: [], stop: [], start: [], concurrentSeconds: 0, concurrentCreate: [], failures: 0 };
     for (let index = 0; index < singles; index++) {
       const vm = await createVm(`single-${index}`);
-      vmIds.push(vm.body.id as string);
+      if (!vmIds.includes(vm.body.id as string)) vmIds.push(vm.body.id as string);
       figures.create.push(vm.ms);
       figures.stop.push((await timed('stop', 'POST', `/v1/vm-instances/${vm.body.id as string}/stop`, { type: stopType }, 200)).ms);
       figures.start.push((await timed('start', 'POST', `/v1/vm-instances/${vm.body.id as string}/start`, undefined, 200)).ms);
@@ -131,7 +145,7 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     await Promise.all(Array.from({ length: concurrent }, async (_, index) => {
       try {
         const vm = await createVm(`batch-${index}`);
-        vmIds.push(vm.body.id as string);
+        if (!vmIds.includes(vm.body.id as string)) vmIds.push(vm.body.id as string);
         figures.concurrentCreate.push(vm.ms);
       } catch (error) {
         figures.failures++;
@@ -147,6 +161,12 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     await stratus.close();
     rmSync(dataDir, { recursive: true, force: true });
     if (kind === 'KVM') {
+      // Whatever a failed run left behind on this machine's libvirt.
+      for (const vmId of vmIds) {
+        for (const step of [['destroy'], ['undefine', '--snapshots-metadata']]) {
+          try { execFileSync('virsh', ['-q', '-c', libvirtUri!, step[0]!, `stratus-${vmId}`, ...step.slice(1)], { stdio: 'ignore' }); } catch { /* gone */ }
+        }
+      }
       for (const pool of ['stratus-images', 'stratus-volumes']) {
         for (const step of ['pool-destroy', 'pool-undefine']) {
           try { execFileSync('virsh', ['-q', '-c', libvirtUri!, step, pool], { stdio: 'ignore' }); } catch { /* not there */ }

@@ -13,7 +13,7 @@
 // embedded, adapters scale-out): it measures the engines, not process hops. One machine
 // runs everything (broker, FerretDB, Stratus, clients): read the ratios, not the absolutes.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +29,7 @@ import { auditLogProjection } from '../projections/audit/audit-log.js';
 import { rebuildProjection } from '../projections/shared/runner.js';
 import { buildVmInventory, GiB } from '../test/support/vm-inventory.js';
 import { auditDataset } from './support/audit-dataset.js';
+import { jsonPost } from './support/json-post.js';
 
 const kafka = process.env.STRATUS_TEST_KAFKA;
 const mongoUrl = process.env.STRATUS_TEST_MONGODB;
@@ -76,20 +77,7 @@ async function vmCreateRate(env: Record<string, string>): Promise<number> {
   const address = server.address();
   const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const agent = new Agent({ keepAlive: true, maxSockets: clients + 1 });
-  const send = (path: string, body: object, headers: Record<string, string>) =>
-    new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const payload = JSON.stringify(body);
-      const outgoing = request(`${base}${path}`, {
-        method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers },
-      }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
-        response.on('error', reject);
-      });
-      outgoing.on('error', reject);
-      outgoing.end(payload);
-    });
+  const send = jsonPost(base, agent);
   try {
     const session = await send('/v1/sessions', { username: 'admin', password }, {});
     const auth = { authorization: `Bearer ${session.body.token as string}` };

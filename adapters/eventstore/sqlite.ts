@@ -40,6 +40,7 @@ import {
 } from './port.js';
 import { batchJsonSql, READ_AHEAD_MIN, ReadAhead } from './sqlite-read-ahead.js';
 import { EventTail, type StoredRow } from './sqlite-tail.js';
+import { WalSpace } from './sqlite-wal-space.js';
 
 export interface SqliteEventStoreOptions {
   /** Path of the database file (its directory is created if missing), or ':memory:'. */
@@ -55,6 +56,8 @@ export interface SqliteEventStoreOptions {
   indexFlushEvents?: number;
   /** Last committed events kept decoded in memory for readers (0: none). */
   tailEvents?: number;
+  /** Bytes of room made ahead at the end of the WAL whenever commits reach it (0: none; sqlite-wal-space.ts). */
+  walRoomBytes?: number;
 }
 
 /** An event id that is already stored, in a way that is not an idempotent retry. */
@@ -144,6 +147,7 @@ const INSERT_CHUNK = 64;
 /** Events indexed in memory before they are written to `stream_index` in one go. */
 const INDEX_FLUSH_EVENTS = 50_000;
 const MAX_CACHED_HEADS = 100_000;
+const WAL_ROOM_BYTES = 4 << 20;
 /** Events of the log's tail kept decoded in memory (sqlite-tail.ts). */
 const TAIL_EVENTS = 20_000;
 
@@ -165,6 +169,8 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   // Checkpoint less often: fewer, larger copies of the WAL into the database file.
   db.pragma('wal_autocheckpoint = 10000');
   db.exec(SCHEMA);
+  const onDisk = options.file !== ':memory:' && options.file !== '' && !options.file.startsWith('file:');
+  const walSpace = new WalSpace(`${options.file}-wal`, onDisk ? (options.walRoomBytes ?? WAL_ROOM_BYTES) : 0);
 
   const stmt = {
     begin: db.prepare('BEGIN IMMEDIATE'),
@@ -330,6 +336,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       for (const p of batch) p.reject(error);
       return true;
     }
+    walSpace.ensureRoom();
     /** Heads of the streams this batch wrote, as left by its appends so far. */
     const touched = new Map<string, StreamHead>();
     const written: Array<[string, number, number]> = [];
@@ -668,6 +675,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       for (const s of [...subscriptions]) s.halt();
       notifyCommit();
       readAhead?.close();
+      walSpace.close();
       db.close();
     },
   };

@@ -3,7 +3,8 @@ import type { Clock } from '../../adapters/clock/port.js';
 import type { EventStore } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import type { SecretBox } from '../../adapters/secrets/port.js';
-import { assertMayManage } from '../../commands/identity/principal.js';
+import { assertMayManage, principalAllows, type Principal } from '../../commands/identity/principal.js';
+import { DomainError } from '../../domain/shared/errors.js';
 import { loadLiveUser } from '../../commands/identity/users.js';
 import { emailOfUser, setUserEmail } from '../../commands/notifications/user-email.js';
 import { REDACTED } from '../../commands/shared/redact.js';
@@ -19,24 +20,31 @@ import { targetUserId } from './users.js';
 
 const emailAnswer = z.object({ userId: z.string(), email: z.string().nullable() });
 
+/** Your own address is yours (profile); another user's needs `permission` and may be managed by you. */
+async function assertMayTouch(store: EventStore, principal: Principal, user: Parameters<typeof assertMayManage>[2], permission: string) {
+  if (user.userId === principal.userId) return;
+  if (!principalAllows(principal, permission)) throw new DomainError('FORBIDDEN', `${permission} is needed for another user's e-mail address`, 'forbidden');
+  await assertMayManage(store, principal, user);
+}
+
 export function userEmailEndpoints(deps: { eventStore: EventStore; readStore: ReadStore; clock: Clock; secrets: SecretBox; tasks: Tasks }): Endpoint[] {
   const commandDeps = { store: deps.eventStore, clock: deps.clock, secrets: deps.secrets };
   return [
     endpoint({
-      method: 'get', path: '/v1/users/:id/email', tag: 'identity', summary: 'A user\'s e-mail address (null: none)', permission: 'user:read',
+      method: 'get', path: '/v1/users/:id/email', tag: 'identity', summary: 'A user\'s e-mail address (null: none); `me` for your own', permission: 'profile:read',
       responses: { 200: { description: 'The address', schema: emailAnswer } },
       async handle({ res, params }) {
         const principal = localsOf(res).principal!;
         const userId = targetUserId(principal, params.id!);
         await assertUserVisible(deps.readStore, principal, userId);
         const user = await loadLiveUser(deps.eventStore, userId);
-        if (userId !== principal.userId) await assertMayManage(deps.eventStore, principal, user);
+        await assertMayTouch(deps.eventStore, principal, user, 'user:read');
         res.setHeader('Cache-Control', 'no-store');
         res.json({ userId, email: emailOfUser(user, deps.secrets) ?? null });
       },
     }),
     endpoint({
-      method: 'put', path: '/v1/users/:id/email', tag: 'identity', summary: 'Set (or with null remove) a user\'s e-mail address for notifications', permission: 'user:update',
+      method: 'put', path: '/v1/users/:id/email', tag: 'identity', summary: 'Set (or with null remove) a user\'s e-mail address for notifications; `me` for your own', permission: 'profile:update',
       body: z.strictObject({ email: z.string().min(3).max(254).nullable() }),
       responses: { 200: { description: 'Set', schema: emailAnswer } },
       async handle({ req, res, params, body }) {
@@ -48,7 +56,7 @@ export function userEmailEndpoints(deps: { eventStore: EventStore; readStore: Re
           { action: 'ChangeUserEmail', resourceType: 'user', resourceIds: [userId], request: { userId, email: body.email === null ? null : REDACTED } },
           async ({ metadata }) => {
             const user = await loadLiveUser(deps.eventStore, userId);
-            if (userId !== principal.userId) await assertMayManage(deps.eventStore, principal, user);
+            await assertMayTouch(deps.eventStore, principal, user, 'user:update');
             const changed = await setUserEmail(commandDeps, user, body.email, metadata);
             return { result: { userId, emailSet: changed.email !== null } };
           },

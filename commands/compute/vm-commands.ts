@@ -19,6 +19,7 @@ import { releaseVmCompute, reserveForRecovery, usableImage, zoneOfNetworks } fro
 import { handleVmCommand, requireVm } from './vm-store.js';
 import { createGuestAccess } from './vm-guest-access.js';
 import type { SecretBox } from '../../adapters/secrets/port.js';
+import { dataVolumeIdFor } from './volume-reactions.js';
 import { releaseVmQuota, releaseVmRunning, reserveVmQuota, reserveVmRunning, resizeVmQuota, withCommandId } from '../tenancy/quota.js';
 
 // What the API asks of VMs. Commands that start a long operation (create, start, stop …,
@@ -77,9 +78,11 @@ export async function createVm(deps: VmCommandDeps, vmId: string, request: Creat
   if (request.l3NetworkIds.length === 0) throw invalidField('INVALID_VM_INSTANCE', 'l3NetworkIds', 'at least one L3 network is needed');
   const zoneId = await zoneOfNetworks(deps.store, request.l3NetworkIds);
   if (request.zoneId !== undefined && request.zoneId !== zoneId) throw invalidField('ZONE_MISMATCH', 'zoneId', `the L3 networks are in zone ${zoneId}`);
-  for (const diskOfferingId of request.dataDiskOfferingIds ?? []) {
+  const dataVolumes: Array<{ volumeId: string; sizeBytes: number }> = [];
+  for (const [index, diskOfferingId] of (request.dataDiskOfferingIds ?? []).entries()) {
     const { state } = await loadAggregate(deps.store, diskOfferingDecider, diskOfferingStream(diskOfferingId));
     if (!state.exists || state.deleted) throw invalidField('DISK_OFFERING_NOT_FOUND', 'dataDiskOfferingIds', `no disk offering ${diskOfferingId}`);
+    dataVolumes.push({ volumeId: dataVolumeIdFor(vmId, index), sizeBytes: state.sizeBytes });
   }
   const rootDiskSizeBytes = request.rootDiskSize ?? image.sizeBytes;
   if (rootDiskSizeBytes < image.sizeBytes) {
@@ -118,13 +121,13 @@ export async function createVm(deps: VmCommandDeps, vmId: string, request: Creat
   const metadata = withCommandId(task.metadata);
   const startCommandId = command.strategy === 'InstantStart' ? metadata.commandId : undefined;
   await reserveVmQuota(deps.store, request.projectId, {
-    vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes, ...(startCommandId !== undefined ? { startCommandId } : {}),
+    vmId, cpuCount: offering.cpuCount, memoryBytes: offering.memoryBytes, ...(startCommandId !== undefined ? { startCommandId } : {}), dataVolumes,
   }, metadata);
   try {
     const outcome = await handleVmCommand(deps.store, vmId, command, metadata);
     return vmView(outcome.state as VmInstance);
   } catch (error) {
-    await releaseVmQuota(deps.store, request.projectId, vmId, metadata, startCommandId);
+    await releaseVmQuota(deps.store, request.projectId, vmId, metadata, startCommandId, dataVolumes.map((volume) => volume.volumeId));
     throw error;
   }
 }

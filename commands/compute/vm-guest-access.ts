@@ -2,9 +2,9 @@ import type { EventStore } from '../../adapters/eventstore/port.js';
 import type { SecretBox } from '../../adapters/secrets/port.js';
 import { validSshKeys, type GuestAccess } from '../../domain/compute/guest-access.js';
 import { DomainError } from '../../domain/shared/errors.js';
-import { settingValue } from '../../domain/settings/settings.js';
+import { settingsDecider, settingsStream, settingValue } from '../../domain/settings/settings.js';
 import type { OperationRequester } from '../effects/operation-request.js';
-import { readSettings } from '../settings/settings.js';
+import { createAggregateCache } from '../shared/cached-command.js';
 import { requireVm } from './vm-store.js';
 
 // Access into a VM's guest (issue 6, reference/000): at create time the keys and the root
@@ -18,6 +18,9 @@ export interface CreateGuestAccessRequest {
   rootPassword?: string;
   antiSpoofing?: boolean;
 }
+
+/** The settings as of the last create: each create reads only the settings events written since (VM create is a hot path). */
+const settingsReads = createAggregateCache(settingsDecider, { maxStreams: 1 });
 
 const invalid = (code: string, field: string, message: string) =>
   new DomainError(code, `${field}: ${message}`, 'invalid', { fields: [{ field, message }] });
@@ -39,7 +42,7 @@ export async function createGuestAccess(
   deps: { store: EventStore; secrets?: SecretBox },
   request: CreateGuestAccessRequest,
 ): Promise<{ guestAccess?: GuestAccess; antiSpoofing: boolean }> {
-  const antiSpoofing = request.antiSpoofing ?? settingValue(await readSettings(deps.store), 'vm.antiSpoofing') !== false;
+  const antiSpoofing = request.antiSpoofing ?? settingValue((await settingsReads.load(deps.store, settingsStream)).state, 'vm.antiSpoofing') !== false;
   const keys = request.sshKeys ?? [];
   if (keys.length === 0 && request.rootPassword === undefined) return { antiSpoofing };
   const guestAccess: GuestAccess = { sshKeys: validSshKeys(keys) };

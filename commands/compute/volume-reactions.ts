@@ -57,13 +57,15 @@ export async function reactToVolumeEvent(deps: Deps & { tasks?: AuditTasks }, re
   const event = recorded as unknown as (VmEvent | VolumeEvent) & RecordedEvent;
   switch (event.type) {
     case 'VmInstanceCreated': {
-      const { vmId, name, dataDiskOfferingIds } = event.data;
+      const { vmId, name, dataDiskOfferingIds, projectId } = event.data;
       for (const [index, diskOfferingId] of dataDiskOfferingIds.entries()) {
+        // In a project, the volume is the project's; its quota was reserved with the VM (vm-commands.ts).
         await refusalIgnored(createVolume(deps, {
           volumeId: dataVolumeIdFor(vmId, index),
           name: `DATA-${index + 1}-for-${name}`,
           diskOfferingId,
           createdForVmInstanceId: vmId,
+          ...(projectId !== undefined ? { projectId } : {}),
         }, metadata), 'VOLUME_EXISTS');
       }
       return;

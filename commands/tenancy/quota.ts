@@ -23,8 +23,9 @@ async function onProject(store: EventStore, projectId: string, command: ProjectC
   return handleCommand(store, projectDecider, projectStream(projectId), command, metadata, { retry: quotaRetry });
 }
 
-export async function reserveQuota(store: EventStore, projectId: string, key: string, amounts: QuotaAmounts, metadata: EventMetadata): Promise<void> {
-  await onProject(store, projectId, { type: 'ReserveQuota', key, amounts }, metadata);
+/** True when this call reserved; false when the resource already held its reservation (a repeat). */
+export async function reserveQuota(store: EventStore, projectId: string, key: string, amounts: QuotaAmounts, metadata: EventMetadata): Promise<boolean> {
+  return (await onProject(store, projectId, { type: 'ReserveQuota', key, amounts }, metadata)).events.length > 0;
 }
 
 export async function releaseQuota(store: EventStore, projectId: string, key: string, metadata: EventMetadata): Promise<void> {
@@ -43,11 +44,12 @@ export async function withQuota<T>(
   store: EventStore, projectId: string | undefined, key: string, amounts: QuotaAmounts, metadata: EventMetadata, create: () => Promise<T>,
 ): Promise<T> {
   if (projectId === undefined) return create();
-  await reserveQuota(store, projectId, key, amounts, metadata);
+  // A reservation made earlier (a repeat, or one taken with the VM that asked for this volume) is not this call's to give back.
+  const reserved = await reserveQuota(store, projectId, key, amounts, metadata);
   try {
     return await create();
   } catch (error) {
-    await releaseQuota(store, projectId, key, metadata);
+    if (reserved) await releaseQuota(store, projectId, key, metadata);
     throw error;
   }
 }
@@ -67,15 +69,21 @@ export function withCommandId(metadata: EventMetadata): EventMetadata & { comman
 
 /** What a VM takes from its project: one VM, its vCPUs, its memory — and one running VM when it is created running. */
 export async function reserveVmQuota(
-  store: EventStore, projectId: string, vm: { vmId: string; cpuCount: number; memoryBytes: number; startCommandId?: string }, metadata: EventMetadata,
+  store: EventStore, projectId: string,
+  vm: { vmId: string; cpuCount: number; memoryBytes: number; startCommandId?: string; dataVolumes?: ReadonlyArray<{ volumeId: string; sizeBytes: number }> },
+  metadata: EventMetadata,
 ) {
   const reservations = [{ key: vmQuotaKey(vm.vmId), amounts: vmQuotaAmounts(vm.cpuCount, vm.memoryBytes) }];
   if (vm.startCommandId !== undefined) reservations.push({ key: vmRunningKey(vm.vmId, vm.startCommandId), amounts: runningAmounts });
+  // The data volumes asked with the VM are reserved with it: the VM is refused if they do not fit.
+  for (const volume of vm.dataVolumes ?? []) reservations.push({ key: volumeQuotaKey(volume.volumeId), amounts: dataVolumeAmounts(volume.sizeBytes) });
   await onProject(store, projectId, { type: 'ReserveQuotas', reservations }, metadata);
 }
 
-export async function releaseVmQuota(store: EventStore, projectId: string, vmId: string, metadata: EventMetadata, startCommandId?: string) {
-  await releaseQuotas(store, projectId, [vmQuotaKey(vmId), ...(startCommandId !== undefined ? [vmRunningKey(vmId, startCommandId)] : [])], metadata);
+export async function releaseVmQuota(store: EventStore, projectId: string, vmId: string, metadata: EventMetadata, startCommandId?: string, dataVolumeIds: readonly string[] = []) {
+  await releaseQuotas(store, projectId, [
+    vmQuotaKey(vmId), ...(startCommandId !== undefined ? [vmRunningKey(vmId, startCommandId)] : []), ...dataVolumeIds.map(volumeQuotaKey),
+  ], metadata);
 }
 
 export async function reserveVmRunning(store: EventStore, projectId: string, vmId: string, startCommandId: string, metadata: EventMetadata) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -107,6 +107,64 @@ describe('sqlite event store: the stream index across its memory and disk parts'
     expect((await two.readStream('shared')).map((e) => e.version)).toEqual(Array.from({ length: 12 }, (_, v) => v));
     await one.close();
     await two.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves what it just committed from memory, decoded once, shared and frozen, equal to what the file holds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-eventstore-'));
+    const file = join(dir, 'events.db');
+    const store = openSqliteEventStore({ file });
+    const data = { nested: { list: [1, 2, { deep: true }] }, dropped: undefined, when: new Date(0) };
+    await store.append('s', [{ type: 'A', data, metadata: { correlationId: 'c' } }, { type: 'B', data: {} }], 'no_stream');
+    const first = await store.readAll({ after: 0, limit: 10 });
+    const again = await store.readAll({ after: 0, limit: 10 });
+    expect(again[0]).toBe(first[0]);
+    expect(Object.isFrozen((first[0]!.data as typeof data).nested.list[2])).toBe(true);
+    expect(() => { (first[0]!.data as { nested: { list: unknown[] } }).nested.list.push(3); }).toThrow(TypeError);
+    expect((await store.readStream('s'))[1]).toBe(first[1]);
+    // The caller's objects are not what readers get: the stored JSON is.
+    expect(first[0]!.data).toEqual({ nested: { list: [1, 2, { deep: true }] }, when: '1970-01-01T00:00:00.000Z' });
+    await store.close();
+    const reopened = openSqliteEventStore({ file, tailEvents: 0 });
+    expect(await reopened.readAll({ after: 0, limit: 10 })).toEqual(first);
+    await reopened.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads past its memory what another connection committed, in order, from subscriptions too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-eventstore-'));
+    const file = join(dir, 'events.db');
+    const one = openSqliteEventStore({ file, pollIntervalMs: 10 });
+    const two = openSqliteEventStore({ file, pollIntervalMs: 10 });
+    const seen: number[] = [];
+    const subscription = one.subscribeToAll({ after: 0, onEvents: (events) => { for (const e of events) seen.push(e.data as number); } });
+    for (let i = 0; i < 30; i++) await (i % 3 === 0 ? two : one).append(`s-${i}`, [{ type: 'N', data: i }], 'no_stream');
+    expect((await one.readAll({ after: 0, limit: 100 })).map((e) => e.data)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect((await two.readAll({ after: 0, limit: 100 })).map((e) => e.data)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    for (let attempt = 0; attempt < 200 && seen.length < 30; attempt++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    await subscription.stop();
+    await one.close();
+    await two.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes room ahead in its WAL, and a copy of the files taken while open (a crash) holds every acknowledged event', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stratus-eventstore-'));
+    const file = join(dir, 'events.db');
+    const store = openSqliteEventStore({ file, walRoomBytes: 1 << 20 });
+    for (let i = 0; i < 50; i++) await store.append(`s-${i}`, [{ type: 'N', data: { i, text: 'x'.repeat(500) } }], 'no_stream');
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(1 << 20);
+    const crashed = join(dir, 'crashed');
+    mkdirSync(crashed);
+    copyFileSync(file, join(crashed, 'events.db'));
+    copyFileSync(`${file}-wal`, join(crashed, 'events.db-wal'));
+    await store.close();
+    const recovered = openSqliteEventStore({ file: join(crashed, 'events.db') });
+    expect((await recovered.readAll({ after: 0, limit: 100 })).map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    await recovered.append('after-crash', [{ type: 'N', data: {} }], 'no_stream');
+    expect(await recovered.headPosition()).toBe(51);
+    await recovered.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });

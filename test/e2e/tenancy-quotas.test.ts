@@ -87,14 +87,15 @@ describe('running VM quota', () => {
     const runningId = started[0]!.body.id as string;
     const refusedId = created[starts.indexOf(refused[0]!)]!.body.id as string;
     await http().post(`/v1/vm-instances/${runningId}/stop`).set('Authorization', admin).set('Prefer', 'wait=60').send({ type: 'cold' }).expect(200);
-    expect(await usedBecomes(projectId, 'vm.runningNum', 4)).toBe(4);
+    expect(await stratus.quotaRelease.drained()).toBe(true);
+    expect(await used(projectId, 'vm.runningNum')).toBe(4);
     await http().post(`/v1/vm-instances/${refusedId}/start`).set('Authorization', admin).set('Prefer', 'wait=60').expect(200);
     expect(await used(projectId, 'vm.runningNum')).toBe(5);
     // Stopped and started again at once: the late release of the first period never frees the second.
     await http().post(`/v1/vm-instances/${refusedId}/stop`).set('Authorization', admin).set('Prefer', 'wait=60').send({ type: 'cold' }).expect(200);
     await http().post(`/v1/vm-instances/${refusedId}/start`).set('Authorization', admin).set('Prefer', 'wait=60').expect(200);
-    await caughtUp();
-    expect(await usedBecomes(projectId, 'vm.runningNum', 5)).toBe(5);
+    expect(await stratus.quotaRelease.drained()).toBe(true);
+    expect(await used(projectId, 'vm.runningNum')).toBe(5);
     // A destroyed VM holds no running slot, but still counts as a VM until it is expunged.
     await http().delete(`/v1/vm-instances/${refusedId}`).set('Authorization', admin).set('Prefer', 'wait=60').expect(200);
     expect(await usedBecomes(projectId, 'vm.runningNum', 4)).toBe(4);
@@ -149,7 +150,10 @@ describe('project scoping and storage quotas', () => {
     await volume(manager, 'v3', GiB).expect(409);
     await http().post(`/v1/volumes/${v1}/expunge`).set('Authorization', manager).set('Prefer', 'wait=60').expect(200);
     expect(await usedBecomes(projectId, 'volume.data.num', 1)).toBe(1);
-    await volume(manager, 'too-big', 7 * GiB).expect(409).expect((response) => expect(response.body.details?.quota ?? response.body.quota ?? 'volume.capacity').toBe('volume.capacity'));
+    await volume(manager, 'too-big', 7 * GiB).expect(409).expect((response) => {
+      expect(response.body.code).toBe('QUOTA_EXCEEDED');
+      expect(response.body.detail).toContain('volume.capacity');
+    });
     const v3 = (await volume(manager, 'v3', 6 * GiB).expect(201)).body.id as string;
     expect(await used(projectId, 'volume.capacity')).toBe(10 * GiB);
 
@@ -256,5 +260,24 @@ describe('custom project roles and disabling a project\'s resources', () => {
     expect((await http().get(`/v1/vm-instances/${outside.body.id as string}`).set('Authorization', admin).expect(200)).body.state).toBe('Running');
     const audit = await http().get('/v1/audit-log').query({ q: 'action=DisableProjectResources' }).set('Authorization', admin).expect(200);
     expect(audit.body.items).toHaveLength(1);
+  });
+});
+
+describe('data volumes asked with a VM', () => {
+  it('are reserved with the VM (refused together when they do not fit) and belong to its project', async () => {
+    const projectId = await createProject('with-disks', { 'volume.data.num': 1, 'volume.capacity': 100 * GiB });
+    const disk = await http().post('/v1/disk-offerings').set('Authorization', admin).send({ name: 'ten', sizeBytes: 10 * GiB }).expect(201);
+    await http().post('/v1/vm-instances').set('Authorization', admin).set('Prefer', 'wait=60')
+      .send(vmBody('two-disks', { projectId, dataDiskOfferingIds: [disk.body.id, disk.body.id] }))
+      .expect(409).expect((response) => expect(response.body.code).toBe('QUOTA_EXCEEDED'));
+    expect(await used(projectId, 'vm.num')).toBe(0);
+    const vm = await http().post('/v1/vm-instances').set('Authorization', admin).set('Prefer', 'wait=60')
+      .send(vmBody('one-disk', { projectId, dataDiskOfferingIds: [disk.body.id] })).expect(201);
+    expect(await used(projectId, 'volume.data.num')).toBe(1);
+    expect(await used(projectId, 'volume.capacity')).toBe(10 * GiB);
+    const { auth: member } = await memberOf(projectId, 'member');
+    const volumes = await eventually(async () => (await http().get('/v1/volumes').query({ q: 'type=Data' }).set('Authorization', member).expect(200)).body.items as Array<{ createdForVmInstanceId?: string }>,
+      (items) => items.length === 1);
+    expect(volumes.map((item) => item.createdForVmInstanceId)).toEqual([vm.body.id]);
   });
 });

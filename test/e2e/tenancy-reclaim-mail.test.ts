@@ -171,6 +171,12 @@ describe('ticket e-mails', () => {
     await http().post(`/v1/projects/${projectId}/members`).set('Authorization', auth).send({ userId: mayaId, role: 'member' }).expect(200);
     const maya = `Bearer ${(await http().post('/v1/sessions').send({ username: 'maya', password, projectId }).expect(201)).body.token as string}`;
     const before = smtp.messages.length;
+    // Members keep their own address; another user's is not theirs to change or read.
+    await http().put('/v1/users/me/email').set('Authorization', maya).send({ email: 'maya@example.test' }).expect(200);
+    expect((await http().get('/v1/users/me/email').set('Authorization', maya).expect(200)).body).toEqual({ userId: mayaId, email: 'maya@example.test' });
+    const adminId = (await http().get('/v1/users?q=username=admin').set('Authorization', auth).expect(200)).body.items[0].id as string;
+    await http().put(`/v1/users/${adminId}/email`).set('Authorization', maya).send({ email: 'evil@example.test' }).expect(403);
+    await http().get(`/v1/users/${adminId}/email`).set('Authorization', maya).expect((response) => expect([403, 404]).toContain(response.status));
 
     const filed = await http().post('/v1/tickets').set('Authorization', maya).send({ type: 'ModifyProjectQuota', request: { quotas: { 'vm.num': 30 } } }).expect(201);
     await settle();

@@ -25,7 +25,14 @@ log() { echo "ferretdb: $*" >&2; }
 
 build() {
   mkdir -p "$DIR/bin"
-  export GOPATH="$DIR/gopath" GOBIN="$DIR/bin" GOFLAGS="-modcacherw -buildvcs=false"
+  if ! command -v go >/dev/null; then
+    # FerretDB 1.24 needs Go 1.21 or later; Debian's golang-go is older on bookworm, so a
+    # newer Go must be on the PATH (this machine has one in /usr/local/go).
+    [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+    command -v go >/dev/null || { log "no Go toolchain (1.21+) on the PATH: cannot build FerretDB"; exit 1; }
+  fi
+  # Module and build caches in the gitignored .services/ too: a later build downloads nothing.
+  export GOPATH="$DIR/gopath" GOBIN="$DIR/bin" GOCACHE="$DIR/gocache" GOFLAGS="-modcacherw -buildvcs=false"
   log "building FerretDB $VERSION (first run only; a few minutes)"
   local module
   module="$(go mod download -json "github.com/FerretDB/FerretDB@$VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"

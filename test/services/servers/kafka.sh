@@ -22,7 +22,17 @@ controller_port="${STRATUS_KAFKA_CONTROLLER_PORT:-19093}"
 
 log() { echo "kafka: $*" >&2; }
 
+# Java 17 and Maven from Debian when missing (a clean machine); Maven's repository is kept
+# under $base/m2 (in the gitignored .services/), so a later run downloads nothing.
+tools() {
+  command -v java >/dev/null && command -v mvn >/dev/null && return 0
+  log "installing Java 17 and Maven from Debian"
+  apt-get update >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless maven >&2
+}
+
 install() {
+  tools
   [ -f "$lib/.complete" ] && return 0
   log "resolving kafka_$SCALA $KAFKA_VERSION and its dependencies from Maven Central into $lib"
   mkdir -p "$base/pom"
@@ -41,7 +51,7 @@ install() {
 </project>
 EOF
   rm -rf "$lib"
-  mvn -B -q -f "$base/pom/pom.xml" dependency:copy-dependencies \
+  mvn -B -q -Dmaven.repo.local="$base/m2" -f "$base/pom/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$lib" -DincludeScope=runtime >&2
   touch "$lib/.complete"
 }

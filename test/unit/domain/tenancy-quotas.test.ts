@@ -103,6 +103,12 @@ describe('custom project roles', () => {
       .then([{ type: 'ProjectMemberCustomRolesChanged', data: { projectId, userId: 'u1', roleIds: ['r1'] } }]);
     given(created, defined).when({ type: 'SetMemberCustomRoles', userId: 'u1', roleIds: ['r1'] }).thenFails('NOT_A_MEMBER');
     given(created, member).when({ type: 'SetMemberCustomRoles', userId: 'u1', roleIds: ['r9'] }).thenFails('PROJECT_ROLE_NOT_FOUND');
+    const given_ = { type: 'ProjectMemberCustomRolesChanged', data: { projectId, userId: 'u1', roleIds: ['r1'] } } as ProjectEvent;
+    given(created, defined, member, given_).when({ type: 'DeleteRole', roleId: 'r1' }).then([
+      { type: 'ProjectMemberCustomRolesChanged', data: { projectId, userId: 'u1', roleIds: [] } },
+      { type: 'ProjectRoleDeleted', data: { projectId, roleId: 'r1' } },
+    ]);
+    given(created).when({ type: 'DeleteRole', roleId: 'r1' }).thenFails('PROJECT_ROLE_NOT_FOUND');
     const state = fold(projectDecider, [created, defined, member,
       { type: 'ProjectMemberCustomRolesChanged', data: { projectId, userId: 'u1', roleIds: ['r1'] } }, { type: 'ProjectRoleDeleted', data: { projectId, roleId: 'r1' } }]);
     expect(state.exists && state.memberCustomRoles.get('u1')).toEqual([]);
