@@ -201,7 +201,7 @@ async function main() {
       row(`stop (${stopType}) p95`, (f) => quantile(f.stop, 0.95), 'ms'),
       row('start p50', (f) => quantile(f.start, 0.5), 'ms'),
       row('start p95', (f) => quantile(f.start, 0.95), 'ms'),
-      row(`${concurrent} concurrent creates, all Running`, (f) => f.concurrentSeconds, 's'),
+      row(`${concurrent} concurrent creates, all ended`, (f) => f.concurrentSeconds, 's'),
       row(`  each, p50`, (f) => quantile(f.concurrentCreate, 0.5), 'ms'),
       row(`  each, p95`, (f) => quantile(f.concurrentCreate, 0.95), 'ms'),
       `  failures: libvirt ${libvirt?.failures ?? '-'}, simulator ${simulator.failures}; load average at the end ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
