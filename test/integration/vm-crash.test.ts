@@ -155,7 +155,7 @@ describe('SIGKILL while a VM is being built and another expunged', () => {
       await stratus.stop();
     }
     await expectReadModelsEqualRebuild(dataDir);
-  });
+  }, 300_000); // two child processes and restarts: slow on a loaded 2-core machine, not a timed assertion
 });
 
 describe('a crash right after the allocation reserved a host (stores closed and reopened at that step)', () => {
