@@ -22,7 +22,8 @@ export interface BusOperationRequester {
 
 export const operationRequestRoute = 'operation-request';
 
-export function createBusOperationRequester(deps: { bus: Bus; clock: Clock; timeoutMs?: number }): BusOperationRequester {
+/** `route` names what the requests are for (the host probe has its own) in logs and results. */
+export function createBusOperationRequester(deps: { bus: Bus; clock: Clock; timeoutMs?: number; route?: string }): BusOperationRequester {
   const timeoutMs = deps.timeoutMs ?? 60_000;
   const replyTopic = `hypervisor-replies.${randomUUID()}`;
   const waiting = new Map<string, (outcome: OperationOutcome | undefined) => void>();
@@ -37,7 +38,7 @@ export function createBusOperationRequester(deps: { bus: Bus; clock: Clock; time
     });
     const command: EffectCommand = {
       operationId,
-      route: operationRequestRoute,
+      route: deps.route ?? operationRequestRoute,
       hostId,
       operation,
       deadline: deps.clock.now() + timeoutMs,

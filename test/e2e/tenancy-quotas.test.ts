@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // Project quotas beyond the VM count, project scoping of volumes, snapshots, images and L3
 // networks, custom project roles and "disable all resources", end to end over HTTP.
@@ -17,10 +17,7 @@ const http = () => request(stratus.app);
 beforeAll(async () => {
   stratus = await startStratus();
   admin = await stratus.login();
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', admin).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, admin), {
     dir: join(stratus.dataDir, 'images'), hosts: 4, hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
     ipRange: { startIp: '10.52.0.10', endIp: '10.52.0.200', gateway: '10.52.0.1', netmask: '255.255.255.0' },
   });

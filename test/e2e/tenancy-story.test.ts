@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // The story of issue 7, end to end over HTTP: an admin builds an organization, a project in
 // one of its departments with a quota of 2 VMs and a two-step process (project admin, then
@@ -19,10 +19,7 @@ const http = () => request(stratus.app);
 beforeAll(async () => {
   stratus = await startStratus();
   admin = await stratus.login();
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', admin).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, admin), {
     dir: join(stratus.dataDir, 'images'), hosts: 2, hostCapacity: { cpuCount: 32, memoryBytes: 64 * GiB },
     ipRange: { startIp: '10.42.0.10', endIp: '10.42.0.60', gateway: '10.42.0.1', netmask: '255.255.255.0' },
   });

@@ -9,7 +9,7 @@ import { composeStratus, type Stratus } from '../../bin/compose.js';
 import { loadConfig } from '../../bin/config.js';
 import { adminPassword, removeDir } from '../support/stratus.js';
 import { ed25519Key } from '../support/ssh-keys.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // Access into the guest and anti-spoofing through the API, on simulator hosts: SSH keys and a
 // root password at create time (the host is given them with the VM's definition), keys and a
@@ -36,10 +36,7 @@ beforeAll(async () => {
   stratus = await composeStratus(config, { log: pino({ level: 'trace' }, sink) });
   const login = await request(stratus.app).post('/v1/sessions').send({ username: 'admin', password: adminPassword }).expect(201);
   auth = `Bearer ${login.body.token as string}`;
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', auth).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, auth), {
     dir: join(dataDir, 'images'), hosts: 1, hostCapacity: { cpuCount: 16, memoryBytes: 32 * GiB },
     ipRange: { startIp: '10.20.0.10', endIp: '10.20.0.40', gateway: '10.20.0.1', netmask: '255.255.255.0' },
   });

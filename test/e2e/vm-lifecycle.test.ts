@@ -8,7 +8,7 @@ import { vmInstancesProjection } from '../../projections/compute/vm-instances.js
 import { compareProjection } from '../../projections/shared/compare.js';
 import { rebuildProjection } from '../../projections/shared/runner.js';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // The whole story through the API: build an inventory, create VMs with each strategy, stop,
 // start, reboot, pause, resume, rename, change offering, delete under each deletion policy,
@@ -23,10 +23,7 @@ let inventory: VmInventory;
 beforeAll(async () => {
   stratus = await startStratus({ clock });
   auth = await stratus.login();
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', auth).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, auth), {
     dir: join(stratus.dataDir, 'images'),
     hosts: 2,
     hostCapacity: { cpuCount: 8, memoryBytes: 16 * GiB },

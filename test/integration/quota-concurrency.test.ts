@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAggregate } from '../../commands/shared/handle-command.js';
 import { projectDecider, projectStream } from '../../domain/tenancy/project.js';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // 50 VMs asked for at once in a project with a quota of 10 VMs, on a pool with room for all
 // of them: the quota alone limits, and it holds — reservations race on the project stream.
@@ -16,10 +16,7 @@ let inventory: VmInventory;
 beforeAll(async () => {
   stratus = await startStratus();
   auth = await stratus.login();
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', auth).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, auth), {
     dir: join(stratus.dataDir, 'images'),
     hosts: 4,
     hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },

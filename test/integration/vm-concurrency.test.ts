@@ -12,7 +12,7 @@ import { allProjections } from '../../projections/index.js';
 import { compareProjection } from '../../projections/shared/compare.js';
 import { rebuildProjection } from '../../projections/shared/runner.js';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // 100 VMs asked for at once against a pool too small for all of them (3 hosts of 12 vCPU,
 // 2-vCPU VMs: 18 fit; 30 addresses), with a few host faults on top. Whatever succeeds must
@@ -27,10 +27,7 @@ const capacity = { cpuCount: 12, memoryBytes: 24 * GiB };
 beforeAll(async () => {
   stratus = await startStratus();
   auth = await stratus.login();
-  inventory = await buildVmInventory(async (path, body) => {
-    const response = await request(stratus.app).post(path).set('Authorization', auth).send(body);
-    return { status: response.status, body: response.body };
-  }, {
+  inventory = await buildVmInventory(postWith(stratus.app, auth), {
     dir: join(stratus.dataDir, 'images'),
     hosts: 3,
     hostCapacity: capacity,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import request from 'supertest';
 
 // Builds, through the API, what VMs need: a zone, a cluster of simulated hosts, primary
 // storage, an image (a real file whose sha256 the simulator verifies), instance offerings
@@ -9,6 +10,14 @@ import { pathToFileURL } from 'node:url';
 // supertest or fetch alike (`post` answers status and JSON body).
 
 export type Post = (path: string, body: object) => Promise<{ status: number; body: any }>;
+
+/** A `Post` over supertest against an app, as the holder of `authorization`. */
+export function postWith(app: Parameters<typeof request>[0], authorization: string): Post {
+  return async (path, body) => {
+    const response = await request(app).post(path).set('Authorization', authorization).send(body);
+    return { status: response.status, body: response.body };
+  };
+}
 
 export const GiB = 1024 ** 3;
 
