@@ -1,5 +1,5 @@
 // The tail of the SQLite event store's log, held in memory: the events this process
-// committed last, decoded once and shared by every reader in the process.
+// committed last, decoded once (on first read) and shared by every reader in the process.
 //
 // Why: the embedded shape runs half a dozen subscriptions (projections, effect dispatcher,
 // process managers) that each read every event right after its commit, and commands read the
@@ -30,42 +30,41 @@ export interface StoredRow {
 }
 
 export class EventTail {
-  /** events[i] is at position `first + i`. */
-  private events: RecordedEvent[] = [];
+  /** rows[i] is at position `first + i`; decoded[i] is its event once a reader asked for it. */
+  private rows: StoredRow[] = [];
+  private decoded: Array<RecordedEvent | undefined> = [];
   private first = 0;
 
   constructor(private readonly capacity: number) {}
 
-  /** Adds committed events (consecutive positions, in order), as stored. */
+  /**
+   * Adds committed events (consecutive positions, in order), as stored. They are decoded on
+   * first read, not here: an appender nobody reads after (a bulk import) pays nothing.
+   */
   add(rows: readonly StoredRow[]): void {
     if (rows.length === 0) return;
-    if (this.events.length === 0 || rows[0]!.position !== this.first + this.events.length) {
-      this.events = [];
+    if (this.rows.length === 0 || rows[0]!.position !== this.first + this.rows.length) {
+      this.rows = [];
+      this.decoded = [];
       this.first = rows[0]!.position;
     }
     for (const row of rows) {
-      this.events.push(deepFreeze({
-        id: row.id,
-        stream: row.stream,
-        version: row.version,
-        position: row.position,
-        type: row.type,
-        data: JSON.parse(row.data) as unknown,
-        metadata: (row.metadata === '{}' ? {} : JSON.parse(row.metadata)) as EventMetadata,
-        recordedAt: row.recordedAt,
-      }));
+      this.rows.push(row);
+      this.decoded.push(undefined);
     }
-    // Trimmed in steps, so that the array is not shifted on every commit.
-    if (this.events.length > this.capacity * 1.25) {
-      const drop = this.events.length - this.capacity;
-      this.events = this.events.slice(drop);
+    // Trimmed in steps, so that the arrays are not shifted on every commit.
+    if (this.rows.length > this.capacity * 1.25) {
+      const drop = this.rows.length - this.capacity;
+      this.rows = this.rows.slice(drop);
+      this.decoded = this.decoded.slice(drop);
       this.first += drop;
     }
   }
 
   /** The event at `position`, if the tail holds it. */
   at(position: number): RecordedEvent | undefined {
-    return this.events[position - this.first];
+    const index = position - this.first;
+    return index >= 0 && index < this.rows.length ? this.eventAt(index) : undefined;
   }
 
   /**
@@ -75,18 +74,40 @@ export class EventTail {
    */
   after(after: number, limit: number): RecordedEvent[] | undefined {
     const start = after + 1 - this.first;
-    if (start < 0 || start >= this.events.length) return undefined;
-    return this.events.slice(start, start + limit);
+    if (start < 0 || start >= this.rows.length) return undefined;
+    const end = Math.min(this.rows.length, start + limit);
+    const out: RecordedEvent[] = new Array(end - start);
+    for (let index = start; index < end; index++) out[index - start] = this.eventAt(index);
+    return out;
   }
 
   /** Position of the last event held (0 when empty). */
   last(): number {
-    return this.events.length === 0 ? 0 : this.first + this.events.length - 1;
+    return this.rows.length === 0 ? 0 : this.first + this.rows.length - 1;
   }
 
   clear(): void {
-    this.events = [];
+    this.rows = [];
+    this.decoded = [];
     this.first = 0;
+  }
+
+  private eventAt(index: number): RecordedEvent {
+    const known = this.decoded[index];
+    if (known !== undefined) return known;
+    const row = this.rows[index]!;
+    const event = deepFreeze({
+      id: row.id,
+      stream: row.stream,
+      version: row.version,
+      position: row.position,
+      type: row.type,
+      data: JSON.parse(row.data) as unknown,
+      metadata: (row.metadata === '{}' ? {} : JSON.parse(row.metadata)) as EventMetadata,
+      recordedAt: row.recordedAt,
+    });
+    this.decoded[index] = event;
+    return event;
   }
 }
 
