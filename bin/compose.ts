@@ -16,7 +16,8 @@ import { bootstrapAdmin } from '../commands/identity/bootstrap-admin.js';
 import { failInterruptedTasks } from '../commands/tasks/interrupted.js';
 import { createTasks, type Tasks } from '../commands/tasks/tasks.js';
 import { allProjections } from '../projections/index.js';
-import { createProjectionRunner, type ProjectionRunner } from '../projections/shared/runner.js';
+import { createProjectionRunner, ensureIndexes, type ProjectionRunner } from '../projections/shared/runner.js';
+import { createProjectionThreadRunner } from './projection-thread-runner.js';
 import { createCheckpointWatcher } from '../projections/shared/checkpoint-watcher.js';
 import { sqliteFile, type Config } from './config.js';
 import { isKurrentUrl, openScaleOutStores, usesScaleOutStores } from './scale-out-stores.js';
@@ -67,11 +68,19 @@ export function openEventStore(config: Config, clock: Clock): { eventStore: Even
   return { eventStore };
 }
 
-export function openStores(config: Config, clock: Clock) {
+export function openStores(config: Config, clock: Clock, hooks: { onEventsCommitted?: () => void } = {}) {
   if (usesScaleOutStores(config)) return openScaleOutStores(config, clock);
-  const eventStore = openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock });
+  const eventStore = openSqliteEventStore({ file: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE'), clock, onCommit: hooks.onEventsCommitted });
   const readStore = openSqliteReadStore({ file: sqliteFile(config.readStoreUrl, 'STRATUS_READSTORE') });
   return { eventStore, readStore };
+}
+
+/** The SQLite files of the embedded stores, when both are files another thread can open. */
+function sharedSqliteFiles(config: Config): { eventStoreFile: string; readStoreFile: string } | undefined {
+  const eventStoreFile = sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE');
+  const readStoreFile = sqliteFile(config.readStoreUrl, 'STRATUS_READSTORE');
+  const shareable = (file: string) => file !== '' && file !== ':memory:' && !file.startsWith('file:');
+  return shareable(eventStoreFile) && shareable(readStoreFile) ? { eventStoreFile, readStoreFile } : undefined;
 }
 
 /** The composition root: configuration → adapters → commands, projections and the API. */
@@ -80,21 +89,32 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   const clock = options.clock ?? systemClock;
   if (config.busUrl !== 'local' && !config.busUrl.startsWith('kafka://')) throw new Error(`STRATUS_BUS ${config.busUrl} is not supported: use local or kafka://host:9092[,host2:9092…]`);
   const metrics = createMetrics();
-  const stores = openStores(config, clock);
+  const scaleOut = config.topology === 'scale-out';
+  // Embedded: the projections run in a thread of their own (bin/projection-thread.ts), woken by
+  // every commit of the event store — unless the stores are not files two threads can share.
+  const threadFiles = !scaleOut && config.projectionThread && !usesScaleOutStores(config) ? sharedSqliteFiles(config) : undefined;
+  let wakeProjectionThread = () => {};
+  const stores = openStores(config, clock, { onEventsCommitted: () => wakeProjectionThread() });
   const eventStore = instrumentEventStore(stores.eventStore, (count) => metrics.eventsAppended.inc(count));
   const readStore = stores.readStore;
   const secrets = loadKeyRing({ masterKey: config.masterKey, previousKeys: config.previousMasterKeys, keyFile: resolve(config.dataDir, 'master.key') });
   const tasks = createTasks({ store: eventStore, clock, log });
   // Scale-out: `stratus project` workers apply the projections; this process follows their checkpoints.
-  const scaleOut = config.topology === 'scale-out';
   if (scaleOut && !config.masterKey) throw new Error('STRATUS_TOPOLOGY=scale-out needs STRATUS_MASTER_KEY: every serve node and agent must seal and open secrets with the same key');
-  const runner = scaleOut
-    ? createCheckpointWatcher({ eventStore, readStore, projections: allProjections, log })
-    : createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
+  let runner: ProjectionRunner;
+  if (scaleOut) runner = createCheckpointWatcher({ eventStore, readStore, projections: allProjections, log });
+  else if (threadFiles) {
+    const threadRunner = createProjectionThreadRunner({ ...threadFiles, projections: allProjections, log });
+    wakeProjectionThread = threadRunner.committed;
+    runner = threadRunner;
+  } else runner = createProjectionRunner({ eventStore, readStore, projections: allProjections, log });
   registerProjectionLag(metrics, eventStore, runner);
 
   const startedAt = clock.now();
   const bootstrap = await bootstrapAdmin({ store: eventStore, clock }, config.adminPassword);
+  // The thread declares the projections' indexes in its own connection; declaring them here
+  // first tells this connection which fields are multi-valued before it serves a query.
+  if (threadFiles) for (const projection of allProjections) await ensureIndexes(readStore, projection);
   await runner.start();
   const effects = composeEffects(config, { eventStore, readStore, clock, secrets, log }, { inProcessAgent: !scaleOut, ...options.effects });
   await effects.start();

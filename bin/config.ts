@@ -46,6 +46,8 @@ export interface Config {
   agentHosts: string[] | undefined;
   /** Kafka consumer session timeout: how long a dead agent holds its hosts' partitions. */
   kafkaSessionTimeoutMs: number | undefined;
+  /** Embedded shape: apply the projections in a thread of their own (STRATUS_PROJECTION_THREAD). */
+  projectionThread: boolean;
 }
 
 export const configDocs: Array<[name: string, defaultValue: string, meaning: string]> = [
@@ -73,6 +75,7 @@ export const configDocs: Array<[name: string, defaultValue: string, meaning: str
   ['STRATUS_LEASE_SECONDS', '15', 'scale-out: how long a projection stays with a worker (or the command processes with a serve node) that stopped renewing its lease'],
   ['STRATUS_PROJECTIONS', '(all)', '`stratus project`: comma-separated projections this worker may take (the others are left to other workers)'],
   ['STRATUS_AGENT_HOSTS', '', '`stratus agent`: hosts it drives: all, or comma-separated host ids or management IPs (same as --hosts)'],
+  ['STRATUS_PROJECTION_THREAD', 'on', 'embedded: apply the projections in a worker thread (another core) instead of the main thread: on or off'],
   ['STRATUS_KAFKA_SESSION_TIMEOUT_MS', '30000', 'Kafka consumer session timeout: how long the partitions of a dead consumer (an agent killed) wait before another member gets them'],
 ];
 
@@ -96,8 +99,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies: (env.STRATUS_TRUSTED_PROXIES || '').split(',').map((item) => item.trim()).filter(Boolean),
     ...tlsConfig(env),
     logLevel: env.STRATUS_LOG_LEVEL || 'info',
+    projectionThread: onOff(env.STRATUS_PROJECTION_THREAD, 'STRATUS_PROJECTION_THREAD', true),
     ...scaleOutConfig(env),
   };
+}
+
+function onOff(value: string | undefined, name: string, byDefault: boolean): boolean {
+  if (value === undefined || value === '') return byDefault;
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new Error(`${name} must be on or off, not ${value}`);
 }
 
 function scaleOutConfig(env: NodeJS.ProcessEnv): Pick<Config, 'topology' | 'leaseMs' | 'projections' | 'agentHosts' | 'kafkaSessionTimeoutMs'> {

@@ -58,6 +58,13 @@ export interface SqliteEventStoreOptions {
   tailEvents?: number;
   /** Bytes of room made ahead at the end of the WAL whenever commits reach it (0: none; sqlite-wal-space.ts). */
   walRoomBytes?: number;
+  /** Called after every COMMIT of this store that wrote events (e.g. to wake a reader in another thread). */
+  onCommit?: () => void;
+  /**
+   * Lets another connection's commits wake this store's idle subscriptions at once instead of
+   * at the next poll: called once with the wake-up function (e.g. wired to a thread's messages).
+   */
+  wakeOnCommits?: (wake: () => void) => void;
 }
 
 /** An event id that is already stored, in a way that is not an idempotent retry. */
@@ -305,6 +312,7 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
   /** Woken after every COMMIT that wrote events. */
   let commitWaiters = new Set<() => void>();
   const subscriptions = new Set<{ halt(): void }>();
+  options.wakeOnCommits?.(() => notifyCommit());
 
   function scheduleFlush(): void {
     if (flushScheduled === undefined && queue.length > 0) {
@@ -467,7 +475,10 @@ export function openSqliteEventStore(options: SqliteEventStoreOptions): EventSto
       if (outcome.ok) batch[i]!.resolve(outcome.result);
       else batch[i]!.reject(outcome.error);
     }
-    if (wrote) notifyCommit();
+    if (wrote) {
+      notifyCommit();
+      options.onCommit?.();
+    }
   }
 
   function notifyCommit(): void {

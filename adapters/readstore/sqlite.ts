@@ -227,7 +227,9 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       this.checkpointAdvance.run(projection, position);
     });
     this.applyBatch = (buffer, projection, position) => {
-      this.inTransaction(() => apply(buffer, projection, position));
+      // IMMEDIATE: take the write lock first (waiting for another connection's commit, e.g. the
+      // projection thread's) rather than fail on upgrading a read snapshot another commit outdated.
+      this.inTransaction(() => apply.immediate(buffer, projection, position));
       for (const [col, entries] of buffer) {
         if (col.indexesPending && entries.size < BULK_WRITES) this.buildIndexes(col);
       }
@@ -262,7 +264,7 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const { sql, params } = this.selectSql(col, filter, options);
     if (!this.present(col)) return [];
     this.buildIndexes(col);
-    const rows = this.query(sql, 'pluck').all(...params) as string[];
+    const rows = this.whileTableExists(col, () => this.query(sql, 'pluck').all(...params) as string[], []);
     return rows.map((json) => JSON.parse(json) as Doc);
   }
 
@@ -272,9 +274,9 @@ class SqliteReadStoreImpl implements SqliteReadStore {
     const where = compileFilter(filter, col.kinds);
     if (!this.present(col)) return 0;
     this.buildIndexes(col);
-    return this.query(`SELECT count(*) FROM ${quote(col.table)} WHERE ${where.sql}`, 'pluck').get(
+    return this.whileTableExists(col, () => this.query(`SELECT count(*) FROM ${quote(col.table)} WHERE ${where.sql}`, 'pluck').get(
       ...where.params,
-    ) as number;
+    ) as number, 0);
   }
 
   explain(collection: string, filter: Filter, options: FindOptions = {}): QueryExplanation {
@@ -294,11 +296,11 @@ class SqliteReadStoreImpl implements SqliteReadStore {
       await this.settle();
       if (!this.present(col)) return;
       const table = quote(col.table);
-      const rows = (
+      const rows = this.whileTableExists(col, () => (
         after === undefined
           ? this.query(`SELECT id, doc FROM ${table} ORDER BY id LIMIT ?`, 'raw').all(batchSize)
           : this.query(`SELECT id, doc FROM ${table} WHERE id > ? ORDER BY id LIMIT ?`, 'raw').all(after, batchSize)
-      ) as Array<[string, string]>;
+      ) as Array<[string, string]>, []);
       for (const [, json] of rows) yield JSON.parse(json) as Doc;
       if (rows.length < batchSize) return;
       after = rows[rows.length - 1]![0];
@@ -459,7 +461,25 @@ class SqliteReadStoreImpl implements SqliteReadStore {
 
   readJson(col: Collection, id: string): string | undefined {
     if (!this.present(col)) return undefined;
-    return this.statements(col).get.get(id) as string | undefined;
+    return this.whileTableExists(col, () => this.statements(col).get.get(id) as string | undefined, undefined);
+  }
+
+  /**
+   * Runs a read of the collection's table; if another connection dropped the table (the
+   * projection thread resetting a projection this connection only reads), the collection
+   * reads as empty until the table is back.
+   */
+  private whileTableExists<T>(col: Collection, read: () => T, absent: T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('no such table')) throw error;
+      col.exists = false;
+      col.indexesPending = false;
+      col.statements = undefined;
+      this.queries.clear();
+      return absent;
+    }
   }
 
   private applyEntries(col: Collection, entries: Map<string, Entry>): void {

@@ -1,5 +1,6 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
+import { createPositionWaiters } from './position-waiters.js';
 import type { Projection } from './projection.js';
 
 export interface RunnerLogger {
@@ -16,12 +17,6 @@ export interface ProjectionRunner {
   positions(): Map<string, number>;
 }
 
-interface Waiter {
-  position: number;
-  projection: string | undefined;
-  resolve: (reached: boolean) => void;
-}
-
 /**
  * Runs projections live: each one subscribes from its checkpoint, applies batches and
  * commits documents and checkpoint together. A projection whose version changed is rebuilt
@@ -34,24 +29,12 @@ export function createProjectionRunner(deps: {
   projections: readonly Projection[];
   log: RunnerLogger;
   batchSize?: number;
+  /** Told after each batch where every projection stands (the projection thread posts it on). */
+  onApplied?: (positions: ReadonlyMap<string, number>) => void;
 }): ProjectionRunner {
   const { eventStore, readStore, projections, log } = deps;
-  const reached = new Map<string, number>();
+  const reached = createPositionWaiters(projections.map((projection) => projection.name));
   const subscriptions: Subscription[] = [];
-  let waiters: Waiter[] = [];
-
-  function notify() {
-    waiters = waiters.filter((waiter) => {
-      if (!hasReached(waiter.position, waiter.projection)) return true;
-      waiter.resolve(true);
-      return false;
-    });
-  }
-
-  function hasReached(position: number, projection?: string): boolean {
-    const names = projection ? [projection] : projections.map((p) => p.name);
-    return names.every((name) => (reached.get(name) ?? 0) >= position);
-  }
 
   /** Where each projection stands; `failed` ones stay behind until the next start. */
   const states = new Map<string, { projection: Projection; position: number; indexed: boolean; failed: boolean; handles: Set<string> }>();
@@ -101,7 +84,8 @@ export function createProjectionRunner(deps: {
         log.error({ err: error, projection: projection.name }, 'projection stopped on an error');
       }
     }
-    notify();
+    reached.notify();
+    deps.onApplied?.(reached.positions());
   }
 
   return {
@@ -118,21 +102,10 @@ export function createProjectionRunner(deps: {
     },
     async stop() {
       await Promise.all(subscriptions.splice(0).map((subscription) => subscription.stop()));
-      for (const waiter of waiters) waiter.resolve(false);
-      waiters = [];
+      reached.releaseAll();
     },
-    waitFor(position, timeoutMs, projection) {
-      if (hasReached(position, projection)) return Promise.resolve(true);
-      return new Promise((resolve) => {
-        const waiter: Waiter = { position, projection, resolve };
-        waiters.push(waiter);
-        setTimeout(() => {
-          waiters = waiters.filter((w) => w !== waiter);
-          resolve(hasReached(position, projection));
-        }, timeoutMs).unref();
-      });
-    },
-    positions: () => new Map(reached),
+    waitFor: reached.waitFor,
+    positions: reached.positions,
   };
 }
 
