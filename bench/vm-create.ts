@@ -67,7 +67,7 @@ async function main() {
     agent.destroy();
 
     const job: ClientJob = { base, token, body: vmBody('unnamed'), vms, clients, singles };
-    const clientProcess = fork(new URL('./support/vm-create-clients.ts', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const clientProcess = fork(new URL(`./support/vm-create-clients${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let latencies: number[] = [];
     let cpuBefore = cpuTime();
     let thousandAt = 0;
