@@ -12,7 +12,12 @@
 //   npx tsx bench/libvirt-vm.ts            # or: npm run bench -- libvirt-vm
 //   bash test/services/servers/libvirt.sh stop
 //
-//   SINGLE=10 VMS_CONCURRENT=20 STOP_TYPE=cold npx tsx bench/libvirt-vm.ts
+//   SINGLE=10 VMS_CONCURRENT=20 STOP_TYPE=cold HOST_CONCURRENCY=10 npx tsx bench/libvirt-vm.ts
+//
+// Operations of different VMs on one host run at once, at most HOST_CONCURRENCY (the
+// effect.hostConcurrency setting, default 10) at a time; one VM's operations run in order.
+// Beside wall time, the CPU time of this process (Stratus: API, event store, projections,
+// agent) is printed for the concurrent batch; QEMU's and libvirtd's are not in it.
 //
 // Without STRATUS_TEST_LIBVIRT_URI only the simulator half runs. Each VM boots a blank 64 MiB
 // qcow2 image (firmware only, no OS), 1 vCPU and 128 MiB, with KVM when /dev/kvm is usable:
@@ -32,6 +37,7 @@ import { loadConfig } from '../bin/config.js';
 const singles = Number(process.env.SINGLE ?? 10);
 const concurrent = Number(process.env.VMS_CONCURRENT ?? 20);
 const stopType = process.env.STOP_TYPE === 'grace' ? 'grace' : 'cold';
+const hostConcurrency = process.env.HOST_CONCURRENCY ? Number(process.env.HOST_CONCURRENCY) : undefined;
 const libvirtUri = process.env.STRATUS_TEST_LIBVIRT_URI;
 const libvirtNetwork = process.env.STRATUS_TEST_LIBVIRT_NETWORK;
 const password = 'bench-admin-password';
@@ -44,6 +50,8 @@ interface Figures {
   start: number[];
   concurrentSeconds: number;
   concurrentCreate: number[];
+  /** CPU seconds (user + system) of this process during the concurrent batch. */
+  concurrentCpuSeconds: number;
   failures: number;
 }
 
@@ -102,6 +110,10 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     await created(`/v1/l3-networks/${l3NetworkId}/ip-ranges`, { startIp: '10.32.0.10', endIp: '10.32.0.250', gateway: '10.32.0.1', netmask: '255.255.255.0' });
     // DELETE expunges at once, so the clean-up leaves no domain and no file.
     await call('PUT', '/v1/settings/vm.deletionPolicy', { value: 'Direct' });
+    if (hostConcurrency !== undefined) {
+      const set = await call('PUT', '/v1/settings/effect.hostConcurrency', { value: hostConcurrency });
+      if (set.status !== 200) throw new Error(`effect.hostConcurrency: ${set.status} ${JSON.stringify(set.body)}`);
+    }
 
     /** Runs a task to its end: `Prefer: wait` holds at most 60 s, then the task is polled. */
     const timed = async (what: string, method: string, path: string, body: object | undefined, wanted: number) => {
@@ -129,7 +141,7 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     const warm = await createVm('warm-up');
     if (!vmIds.includes(warm.body.id as string)) vmIds.push(warm.body.id as string);
 
-    const figures: Figures = { create: [], stop: [], start: [], concurrentSeconds: 0, concurrentCreate: [], failures: 0 };
+    const figures: Figures = { create: [], stop: [], start: [], concurrentSeconds: 0, concurrentCreate: [], concurrentCpuSeconds: 0, failures: 0 };
     for (let index = 0; index < singles; index++) {
       const vm = await createVm(`single-${index}`);
       if (!vmIds.includes(vm.body.id as string)) vmIds.push(vm.body.id as string);
@@ -142,6 +154,7 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
     for (const vmId of vmIds.splice(0)) await call('DELETE', `/v1/vm-instances/${vmId}`);
 
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(Array.from({ length: concurrent }, async (_, index) => {
       try {
         const vm = await createVm(`batch-${index}`);
@@ -153,6 +166,8 @@ async function measure(kind: 'Simulator' | 'KVM', imageFile: string): Promise<Fi
       }
     }));
     figures.concurrentSeconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    figures.concurrentCpuSeconds = (cpu.user + cpu.system) / 1e6;
     return figures;
   } finally {
     for (const vmId of vmIds) await call('DELETE', `/v1/vm-instances/${vmId}`).catch(() => undefined);
@@ -194,6 +209,7 @@ async function main() {
     const lines = [
       `VM latencies through the HTTP API, one host: libvirt (qemu:///system, ${libvirt ? 'QEMU' : 'not run: STRATUS_TEST_LIBVIRT_URI unset'}) beside the simulator`,
       `  ${singles} VMs one after the other (create, ${stopType} stop, start each), then ${concurrent} created at once; 1 vCPU, 128 MiB, blank 64 MiB qcow2`,
+      `  operations at once per host: ${hostConcurrency ?? 'default (effect.hostConcurrency, 10)'}; one VM's operations in order`,
       `  ${''.padEnd(38)} ${'libvirt'.padStart(12)} ${'simulator'.padStart(12)} ${'ratio'.padStart(8)}`,
       row('create-to-Running p50', (f) => quantile(f.create, 0.5), 'ms'),
       row('create-to-Running p95', (f) => quantile(f.create, 0.95), 'ms'),
@@ -202,6 +218,7 @@ async function main() {
       row('start p50', (f) => quantile(f.start, 0.5), 'ms'),
       row('start p95', (f) => quantile(f.start, 0.95), 'ms'),
       row(`${concurrent} concurrent creates, all ended`, (f) => f.concurrentSeconds, 's'),
+      row(`  Stratus CPU time meanwhile`, (f) => f.concurrentCpuSeconds, 's'),
       row(`  each, p50`, (f) => quantile(f.concurrentCreate, 0.5), 'ms'),
       row(`  each, p95`, (f) => quantile(f.concurrentCreate, 0.95), 'ms'),
       `  failures: libvirt ${libvirt?.failures ?? '-'}, simulator ${simulator.failures}; load average at the end ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,

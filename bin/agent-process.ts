@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import type { Clock } from '../adapters/clock/port.js';
 import type { EventStore } from '../adapters/eventstore/port.js';
 import { loadKeyRing } from '../adapters/secrets/keyring.js';
-import { createAgent, type Agent } from '../commands/effects/agent.js';
+import { createAgent, hostConcurrencySetting, type Agent } from '../commands/effects/agent.js';
+import { readSetting } from '../commands/settings/settings.js';
 import type { EffectLogger } from '../commands/effects/effect.js';
 import { hostAccessFromStore } from '../commands/effects/host-access.js';
 import { createTimerLoop } from '../commands/shared/timer-loop.js';
@@ -37,6 +38,7 @@ export async function startAgentProcess(config: Config, deps: { eventStore: Even
     hostAccess: hostAccessFromStore({ eventStore, secrets }),
     openSecret: (sealed) => secrets.open(sealed),
     hosts: deps.hosts,
+    hostConcurrency: async () => Number(await readSetting(eventStore, hostConcurrencySetting)),
   });
   const timer = createTimerLoop({ clock, jobs: [agent.expireJob], intervalMs: 1000, log });
   await agent.start();

@@ -14,7 +14,8 @@ import { libvirtOptionsFromEnv } from '../adapters/hypervisor/libvirt-config.js'
 import { createVmPowerSyncJob } from '../commands/compute/vm-power-sync.js';
 import type { ReadStore } from '../adapters/readstore/port.js';
 import type { SecretBox } from '../adapters/secrets/port.js';
-import { createAgent, type Agent } from '../commands/effects/agent.js';
+import { createAgent, hostConcurrencySetting, type Agent } from '../commands/effects/agent.js';
+import { readSetting } from '../commands/settings/settings.js';
 import { createEffectDispatcher, type EffectDispatcher } from '../commands/effects/dispatcher.js';
 import type { EffectLogger, EffectRoute } from '../commands/effects/effect.js';
 import { hostAccessFromStore, type HostAccessLoader } from '../commands/effects/host-access.js';
@@ -77,6 +78,7 @@ export function composeEffects(
       hostAccess: options.hostAccess ?? hostAccessFromStore({ eventStore, secrets }),
       openSecret: (sealed) => secrets.open(sealed),
       hosts: 'all',
+      hostConcurrency: async () => Number(await readSetting(eventStore, hostConcurrencySetting)),
     })
     : undefined;
   const dispatcher = createEffectDispatcher({ eventStore, readStore, bus, clock, routes: options.routes ?? effectRoutes, log });
@@ -127,5 +129,7 @@ export function composeDrivers(
   const simulator = createSimulatorDriver({ journalFile: resolve(config.dataDir, 'simulator', 'hosts.jsonl') });
   for (const { target, fault } of faults) void simulator.inject(target, fault);
   if (faults.length > 0) log.warn({ count: faults.length }, 'simulator faults injected from STRATUS_SIMULATOR_FAULTS');
-  return { simulator, drivers: { Simulator: simulator, KVM: createLibvirtDriver(libvirtOptionsFromEnv()), ...extra } };
+  // The management SSH key of qemu+ssh hosts lives in the data dir (adapters/hypervisor/ssh-access.ts).
+  const libvirt = createLibvirtDriver({ sshDir: resolve(config.dataDir, 'ssh'), ...libvirtOptionsFromEnv() });
+  return { simulator, drivers: { Simulator: simulator, KVM: libvirt, ...extra } };
 }

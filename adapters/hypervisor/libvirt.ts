@@ -8,15 +8,21 @@
 // operation idempotent across agent restarts: the driver looks before it acts.
 //
 // Images are fetched on the agent's machine, hashed as they stream, and only a verified
-// copy is uploaded into the host's image pool (vol-upload works over remote URIs); a
-// mismatch deletes the local copy. Root volumes are qcow2 overlays on the cached image.
+// copy enters the host's image pool; a mismatch deletes the copy. Operations of different
+// VMs run at once (the agent keys them by VM), so the image cache is guarded twice: within
+// this process one fetch per image and host at a time (the others wait for its result), and
+// across processes (standby agents) a copy becomes visible only once whole — on a local URI
+// it is written beside the pool and renamed into it (atomic on one filesystem); on a remote
+// URI it is uploaded (vol-upload) under a name of its own and then marked complete by a
+// second, empty volume (libvirt cannot rename), and only marked copies are used. Root
+// volumes are qcow2 overlays on the cached image.
 // Snapshots are qcow2 internal snapshots: qemu-img while the VM is off, QMP while it runs;
 // they need the volume files on this machine, so they work on local URIs only.
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import {
   HypervisorError,
@@ -55,6 +61,7 @@ import {
 import { createCommandRunner, isLocalUri, libvirtUriOf, type CommandRunner } from './libvirt-commands.js';
 import { hostnameOf, seedFiles, seedIsoArgs, seedIsoTools, seedToolMissing, type SeedIsoTool } from './cloud-init.js';
 import { addAuthorizedKeysCommand, agentReturnOf, setPasswordCommand, shellLine } from './guest-agent.js';
+import { createSshAccess } from './ssh-access.js';
 
 export interface LibvirtDriverOptions {
   /** Where the pools live on each host (default /var/lib/stratus/libvirt). */
@@ -76,6 +83,12 @@ export interface LibvirtDriverOptions {
    * the host's CPUs times this, so placement can put more vCPUs on it than it has cores.
    */
   cpuOvercommit?: number;
+  /**
+   * Stratus's management SSH key, known_hosts and ssh settings (ssh-access.ts), for hosts
+   * reached over the default qemu+ssh URI (no libvirtUri): the key is installed with the
+   * host's password on first contact. Without it, ssh runs with the agent user's own settings.
+   */
+  sshDir?: string;
   /** Tools tried, in order, to build a cloud-init seed ISO (default: every one the driver knows). */
   seedIsoTools?: readonly SeedIsoTool[];
   runner?: CommandRunner;
@@ -98,12 +111,18 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
   const antiSpoofing = options.antiSpoofing ?? true;
   const vncListen = options.vncListen ?? '127.0.0.1';
   const graceStopTimeoutMs = options.graceStopTimeoutMs ?? 60_000;
-  const poolsReady = new Set<string>();
+  /** Pools checked (or being checked) per connection URI: concurrent operations share one check. */
+  const poolsReady = new Map<string, Promise<void>>();
+  const sshAccess = options.sshDir ? createSshAccess({ dir: options.sshDir }) : undefined;
+  /** Reached over qemu+ssh with Stratus's management key (the default URI, no libvirtUri given). */
+  const viaManagementSsh = (host: HostAccess) => sshAccess !== undefined && host.libvirtUri === undefined;
   const domainTypes = new Map<string, 'kvm' | 'qemu'>();
+  /** Image fetches under way in this process, per URI and image: a second asker waits for the first. */
+  const imageFlights = new Map<string, Promise<OperationResults['image.prepare']>>();
 
   /** One host's connection: every virsh call of an operation goes through it. */
   function connect(host: HostAccess, context: OperationContext) {
-    const uri = libvirtUriOf(host);
+    const uri = viaManagementSsh(host) ? sshAccess!.uriFor(libvirtUriOf(host)) : libvirtUriOf(host);
     const signal = context.signal;
     const virsh = async (...args: string[]) => (await runner.virsh(uri, args, signal ? { signal } : {})).stdout;
     /** virsh that answers undefined when the object is missing (the look-before-acting reads). */
@@ -132,7 +151,17 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
   }
 
   async function ensurePools(conn: Connection) {
-    if (poolsReady.has(conn.uri)) return;
+    let ready = poolsReady.get(conn.uri);
+    if (!ready) {
+      ready = definePools(conn);
+      poolsReady.set(conn.uri, ready);
+      // A failed check is tried again by the next operation.
+      ready.catch(() => poolsReady.delete(conn.uri));
+    }
+    await ready;
+  }
+
+  async function definePools(conn: Connection) {
     for (const [name, path] of [[imagesPool, `${storageDir}/images`], [volumesPool, `${storageDir}/volumes`]] as const) {
       const info = await conn.virsh('pool-list', '--all', '--name');
       if (!info.split('\n').map((line) => line.trim()).includes(name)) {
@@ -143,12 +172,24 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       if (!/^State:\s+running/m.test(state)) await conn.virsh('pool-start', name);
       await conn.virsh('pool-autostart', name);
     }
-    poolsReady.add(conn.uri);
+  }
+
+  /**
+   * Re-reads a pool's directory. libvirt refuses while one of the pool's volumes is being
+   * built (another VM's overlay being created at the same moment); the pool then already
+   * knows every volume made through libvirt, which is all the driver looks for.
+   */
+  async function refreshPool(conn: Connection, pool: string) {
+    try {
+      await conn.virsh('pool-refresh', pool);
+    } catch (error) {
+      if (!(error instanceof HypervisorError && /asynchronous jobs running/i.test(error.message))) throw error;
+    }
   }
 
   async function volumeNames(conn: Connection, pool: string): Promise<string[]> {
     await ensurePools(conn);
-    await conn.virsh('pool-refresh', pool);
+    await refreshPool(conn, pool);
     return (await conn.virsh('vol-list', '--pool', pool)).split('\n')
       .map((line) => line.trim().split(/\s+/)[0] ?? '')
       .filter((name) => name !== '' && name !== 'Name' && !name.startsWith('---'));
@@ -169,13 +210,106 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     return volume;
   }
 
+  /**
+   * The cached copy of an image, if a whole one is there: `<id>.<sha256>.<bytes>.<format>`
+   * (renamed into place whole, on a local URI), or `<that>.<copy>` with its marker
+   * `<that>.<copy>.ready` (uploaded, on a remote URI). Partial copies are never answered.
+   */
   async function findImage(conn: Connection, imageId: string) {
     checkId('image id', imageId);
-    const name = (await volumeNames(conn, imagesPool)).find((candidate) => candidate.startsWith(`${imageId}.`));
+    const names = await volumeNames(conn, imagesPool);
+    const pattern = new RegExp(`^${imageId.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.([0-9a-f]{64})\\.(\\d+)\\.(qcow2|raw|iso)(\\.[0-9a-f]{12})?$`);
+    const name = names.find((candidate) => {
+      const match = pattern.exec(candidate);
+      return match !== null && (match[4] === undefined || names.includes(`${candidate}.ready`));
+    });
     if (!name) return undefined;
-    const [, sha256, size, format] = name.slice(imageId.length).split('.');
+    const [, sha256, size, format] = pattern.exec(name)!;
     const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
     return { name, path, sha256: sha256!, sizeBytes: Number(size), format: format! };
+  }
+
+  /** Removes a cached copy (and its marker) that no longer matches its image. */
+  async function dropImage(conn: Connection, name: string) {
+    await conn.virshIfFound('vol-delete', '--pool', imagesPool, `${name}.ready`).catch(() => undefined);
+    await conn.virshIfFound('vol-delete', '--pool', imagesPool, name);
+  }
+
+  /** Where the images pool keeps its files (on the host). */
+  async function imagesDir(conn: Connection): Promise<string> {
+    const xml = await conn.virsh('pool-dumpxml', imagesPool);
+    const path = /<target>\s*<path>([^<]+)<\/path>/.exec(xml)?.[1];
+    if (!path) throw new HypervisorError('DRIVER_ERROR', `pool ${imagesPool} has no target path`);
+    return path.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&apos;/g, "'").replace(/&quot;/g, '"');
+  }
+
+  /** Streams the image into `file` (0600), hashing it; deletes the file when the checksum is wrong. */
+  async function fetchVerified(conn: Connection, operation: OperationOf<'image.prepare'>, expected: string, file: string) {
+    const out = createWriteStream(file, { mode: 0o600 });
+    let digest;
+    try {
+      digest = await digestImage(operation.url, {
+        ...(conn.signal ? { signal: conn.signal } : {}),
+        sink: (chunk) => new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve()))),
+      });
+    } finally {
+      out.end();
+      await finished(out).catch(() => undefined);
+    }
+    if (digest.sha256 !== expected) {
+      throw new HypervisorError('IMAGE_CHECKSUM_MISMATCH',
+        `image ${operation.imageId} has sha256 ${digest.sha256}, expected ${expected}; the copy was discarded`);
+    }
+    return digest;
+  }
+
+  /** Fetches and caches an image (one flight per URI and image in this process). */
+  async function prepareImage(conn: Connection, operation: OperationOf<'image.prepare'>): Promise<OperationResults['image.prepare']> {
+    const expected = operation.sha256.toLowerCase();
+    const cached = await findImage(conn, operation.imageId);
+    if (cached && cached.sha256 === expected) {
+      return { imageId: operation.imageId, path: cached.path, sizeBytes: cached.sizeBytes, sha256: cached.sha256 };
+    }
+    if (cached) await dropImage(conn, cached.name);
+    const copy = randomBytes(6).toString('hex');
+    if (isLocalUri(conn.uri)) {
+      // Written beside the pool (same filesystem), renamed into it only once verified: another
+      // process sees no file or the whole file, never a partial one.
+      const pool = await imagesDir(conn);
+      const staging = join(dirname(pool), `${imagesPool}.partial`);
+      await mkdir(staging, { recursive: true, mode: 0o700 });
+      const partial = join(staging, `${operation.imageId}.${copy}`);
+      try {
+        const digest = await fetchVerified(conn, operation, expected, partial);
+        const name = `${operation.imageId}.${expected}.${digest.sizeBytes}.${operation.format}`;
+        await chmod(partial, 0o644);
+        await rename(partial, join(pool, name));
+        await refreshPool(conn, imagesPool);
+        const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
+        return { imageId: operation.imageId, path, sizeBytes: digest.sizeBytes, sha256: expected };
+      } finally {
+        await rm(partial, { force: true });
+      }
+    }
+    await mkdir(downloadDir, { recursive: true, mode: 0o700 });
+    const local = join(downloadDir, `${operation.imageId}.${copy}.partial`);
+    try {
+      const digest = await fetchVerified(conn, operation, expected, local);
+      const name = `${operation.imageId}.${expected}.${digest.sizeBytes}.${operation.format}.${copy}`;
+      await conn.virsh('vol-create-as', imagesPool, name, String(Math.max(digest.sizeBytes, 1)), '--format', 'raw');
+      try {
+        await conn.virsh('vol-upload', '--pool', imagesPool, name, local);
+        // The marker says the copy is whole; until it exists no process uses the copy.
+        await conn.virsh('vol-create-as', imagesPool, `${name}.ready`, '1', '--format', 'raw');
+      } catch (error) {
+        await dropImage(conn, name).catch(() => undefined);
+        throw error;
+      }
+      const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
+      return { imageId: operation.imageId, path, sizeBytes: digest.sizeBytes, sha256: expected };
+    } finally {
+      await rm(local, { force: true });
+    }
   }
 
   async function stateOf(conn: Connection, vmId: string): Promise<VmPowerState | undefined> {
@@ -330,41 +464,25 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       const expected = operation.sha256.toLowerCase();
       if (!/^[0-9a-f]{64}$/.test(expected)) throw new HypervisorError('INVALID_OPERATION', 'an image sha256 is 64 hex digits');
       if (!['qcow2', 'raw', 'iso'].includes(operation.format)) throw new HypervisorError('INVALID_OPERATION', `unknown image format ${operation.format}`);
-      const cached = await findImage(conn, operation.imageId);
-      if (cached && cached.sha256 === expected) {
-        return { imageId: operation.imageId, path: cached.path, sizeBytes: cached.sizeBytes, sha256: cached.sha256 };
-      }
-      if (cached) await conn.virsh('vol-delete', '--pool', imagesPool, cached.name);
-      await mkdir(downloadDir, { recursive: true, mode: 0o700 });
-      const local = join(downloadDir, `${operation.imageId}.${randomBytes(6).toString('hex')}.partial`);
-      try {
-        const out = createWriteStream(local, { mode: 0o600 });
-        let digest;
+      checkId('image id', operation.imageId);
+      const key = `${conn.uri}\u0000${operation.imageId}\u0000${expected}`;
+      for (;;) {
+        const flight = imageFlights.get(key);
+        if (!flight) break;
         try {
-          digest = await digestImage(operation.url, {
-            ...(conn.signal ? { signal: conn.signal } : {}),
-            sink: (chunk) => new Promise<void>((resolve, reject) => out.write(chunk, (error) => (error ? reject(error) : resolve()))),
-          });
-        } finally {
-          out.end();
-          await finished(out).catch(() => undefined);
-        }
-        if (digest.sha256 !== expected) {
-          throw new HypervisorError('IMAGE_CHECKSUM_MISMATCH',
-            `image ${operation.imageId} has sha256 ${digest.sha256}, expected ${expected}; the copy was discarded`);
-        }
-        const name = `${operation.imageId}.${expected}.${digest.sizeBytes}.${operation.format}`;
-        await conn.virsh('vol-create-as', imagesPool, name, String(Math.max(digest.sizeBytes, 1)), '--format', 'raw');
-        try {
-          await conn.virsh('vol-upload', '--pool', imagesPool, name, local);
+          return await flight;
         } catch (error) {
-          await conn.virshIfFound('vol-delete', '--pool', imagesPool, name).catch(() => undefined);
-          throw error;
+          // The fetch this operation waited for was given up at ITS deadline: fetch again
+          // (unless this one's deadline has passed too). Any other failure is this one's too.
+          if (!(error instanceof HypervisorError && error.code === 'OPERATION_TIMEOUT') || conn.signal?.aborted) throw error;
         }
-        const path = (await conn.virsh('vol-path', '--pool', imagesPool, name)).trim();
-        return { imageId: operation.imageId, path, sizeBytes: digest.sizeBytes, sha256: expected };
+      }
+      const flight = prepareImage(conn, operation);
+      imageFlights.set(key, flight);
+      try {
+        return await flight;
       } finally {
-        await rm(local, { force: true });
+        imageFlights.delete(key);
       }
     },
 
@@ -612,7 +730,15 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     async execute<O extends HypervisorOperation>(host: HostAccess, operation: O, context: OperationContext): Promise<ResultOf<O>> {
       const handler = handlers[operation.op] as unknown as ((conn: Connection, operation: O, context: OperationContext) => Promise<ResultOf<O>>) | undefined;
       if (!handler) throw new HypervisorError('UNSUPPORTED_OPERATION', `the libvirt driver does not know ${String(operation.op)}`);
-      return handler(connect(host, context), operation, context);
+      if (!viaManagementSsh(host)) return handler(connect(host, context), operation, context);
+      // First contact installs the management key with the password; later ones only check it once per process.
+      await sshAccess!.ensureKey(host, context.signal);
+      try {
+        return await handler(connect(host, context), operation, context);
+      } catch (error) {
+        if (error instanceof HypervisorError && (error.code === 'AUTHENTICATION_FAILED' || error.code === 'HOST_UNREACHABLE')) sshAccess!.forget(host);
+        throw error;
+      }
     },
   };
 }

@@ -12,6 +12,7 @@ import { createStrategies } from '../../domain/compute/vm.js';
 import { vmInstanceFields, vmInstanceInternalFields, vmInstancesCollection } from '../../projections/compute/vm-instances.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { ifMatchVersion } from '../shared/etag.js';
 import { prepareList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -116,16 +117,9 @@ function publicView(doc: Doc): Record<string, unknown> {
   return view;
 }
 
-function ifMatchVersion(req: Request): number | undefined {
-  const header = req.get('if-match');
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"(-?\d+)"\s*$/.exec(header);
-  if (!match) throw new ProblemError(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag given by this API', [{ field: 'If-Match', message: 'not an ETag of this resource' }]);
-  return Number(match[1]);
-}
 
 const versionOption = (req: Request) => {
-  const expectedVersion = ifMatchVersion(req);
+  const expectedVersion = ifMatchVersion(req.get('if-match'));
   return expectedVersion === undefined ? {} : { expectedVersion };
 };
 

@@ -1,4 +1,3 @@
-import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { EventStore } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
@@ -8,10 +7,10 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { maxEntriesPerList, type IpAccessList } from '../../domain/identity/ip-access-list.js';
 import { ipAccessListFields, ipAccessListsCollection } from '../../projections/identity/ip-access-lists.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
-import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, type Endpoint } from '../shared/endpoint.js';
+import { resourceTask } from '../shared/resource-task.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
-import { respondWithTask } from '../shared/task-response.js';
 
 const entriesSchema = z.array(z.string().min(1).max(100)).max(maxEntriesPerList)
   .describe('Addresses (192.0.2.7, 2001:db8::7), ranges (192.0.2.1-192.0.2.99) and CIDR blocks (192.0.2.0/24, 2001:db8::/32)');
@@ -30,19 +29,7 @@ export function ipAccessListEndpoints(deps: { eventStore: EventStore; readStore:
   const listDeps = { store: deps.eventStore, clock: deps.clock };
 
   const task = (action: string, successStatus: 200 | 201, work: (input: { id: string; body: any; metadata: Parameters<typeof createIpAccessList>[1] }) => Promise<unknown>) =>
-    async ({ req, res, params, body }: { req: Request; res: Response; params: Record<string, string>; body: unknown }) => {
-      const id = params.id ?? '';
-      const started = await deps.tasks.start(
-        requestContextOf(req, res),
-        { action, resourceType: 'ipAccessList', resourceIds: id ? [id] : [], request: { ...(id ? { listId: id } : {}), ...((body as object | undefined) ?? {}) } },
-        async (metadata) => {
-          const result = await work({ id, body, metadata });
-          const resultId = (result as { id?: string } | undefined)?.id ?? id;
-          return { result, resourceIds: resultId ? [resultId] : [] };
-        },
-      );
-      await respondWithTask(req, res, deps.tasks, started, { successStatus });
-    };
+    resourceTask(deps.tasks, { type: 'ipAccessList', idField: 'listId' }, action, successStatus, ({ id, body, task: metadata }) => work({ id, body, metadata }));
 
   return [
     endpoint({

@@ -8,10 +8,10 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { systemRoleNames, type SystemRoleName } from '../../domain/identity/permissions.js';
 import { rolesCollection } from '../../projections/identity/roles.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
-import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, localsOf, type Endpoint } from '../shared/endpoint.js';
+import { resourceTask } from '../shared/resource-task.js';
 import { prepareList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
-import { respondWithTask } from '../shared/task-response.js';
 
 const roleView = z.object({
   id: z.string(),
@@ -39,20 +39,7 @@ export function roleEndpoints(deps: { eventStore: EventStore; readStore: ReadSto
   const roleDeps = { store: deps.eventStore, clock: deps.clock };
 
   const task = (action: string, successStatus: 200 | 201, work: (input: { principal: NonNullable<ReturnType<typeof localsOf>['principal']>; id: string; body: any; metadata: Parameters<typeof createCustomRole>[2] }) => Promise<unknown>) =>
-    async ({ req, res, params, body }: { req: import('express').Request; res: import('express').Response; params: Record<string, string>; body: unknown }) => {
-      const principal = localsOf(res).principal!;
-      const id = params.id ?? '';
-      const started = await deps.tasks.start(
-        requestContextOf(req, res),
-        { action, resourceType: 'role', resourceIds: id ? [id] : [], request: { ...(id ? { roleId: id } : {}), ...((body as object | undefined) ?? {}) } },
-        async (metadata) => {
-          const result = await work({ principal, id, body, metadata });
-          const resultId = (result as { id?: string } | undefined)?.id ?? id;
-          return { result, resourceIds: resultId ? [resultId] : [] };
-        },
-      );
-      await respondWithTask(req, res, deps.tasks, started, { successStatus });
-    };
+    resourceTask(deps.tasks, { type: 'role', idField: 'roleId' }, action, successStatus, ({ principal, id, body, task: metadata }) => work({ principal, id, body, metadata }));
 
   return [
     endpoint({

@@ -12,10 +12,11 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { userListFields, usersCollection } from '../../projections/identity/users.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { authorizeRequest } from '../shared/authorize.js';
-import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, localsOf, type Endpoint } from '../shared/endpoint.js';
+import { etagOf, ifMatchVersion } from '../shared/etag.js';
+import { resourceTask } from '../shared/resource-task.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
-import { respondWithTask } from '../shared/task-response.js';
 import { assertUserVisible, userVisibilityScope } from '../tenancy/organizations.js';
 import { loginThrottleOf, rateLimitProblem } from './runtime.js';
 
@@ -43,15 +44,6 @@ export const userViewSchema = z.object({
 /** `me` stands for the caller's own user id. */
 export const targetUserId = (principal: Principal, id: string) => (id === 'me' ? principal.userId : id);
 
-const etagOf = (version: number) => `"${version}"`;
-
-function ifMatchVersion(req: Request): number | undefined {
-  const header = req.get('if-match');
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"(-?\d+)"\s*$/.exec(header);
-  if (!match) throw new ProblemError(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag given by this API', [{ field: 'If-Match', message: 'not an ETag of this resource' }]);
-  return Number(match[1]);
-}
 
 export function userEndpoints(deps: { eventStore: EventStore; readStore: ReadStore; runner: ProjectionRunner; clock: Clock; tasks: Tasks }): Endpoint[] {
   const userDeps = { store: deps.eventStore, clock: deps.clock };
@@ -65,20 +57,8 @@ export function userEndpoints(deps: { eventStore: EventStore; readStore: ReadSto
 
   /** A task acting on one user, answered with the user as it stands after it. */
   function userAction(action: string, successStatus: 200 | 201, work: (input: { req: Request; principal: Principal; userId: string; body: any; metadata: Parameters<typeof createUserAs>[2] }) => Promise<unknown>) {
-    return async ({ req, res, params, body }: { req: Request; res: Response; params: Record<string, string>; body: unknown }) => {
-      const principal = localsOf(res).principal!;
-      const userId = params.id ? targetUserId(principal, params.id) : '';
-      const started = await deps.tasks.start(
-        requestContextOf(req, res),
-        { action, resourceType: 'user', resourceIds: userId ? [userId] : [], request: { ...(userId ? { userId } : {}), ...(body as object ?? {}) } },
-        async (task) => {
-          const result = await work({ req, principal, userId, body, metadata: task });
-          const id = (result as { id?: string } | undefined)?.id ?? userId;
-          return { result, resourceIds: id ? [id] : [] };
-        },
-      );
-      await respondWithTask(req, res, deps.tasks, started, { successStatus });
-    };
+    return resourceTask(deps.tasks, { type: 'user', idField: 'userId', idOf: targetUserId }, action, successStatus,
+      ({ req, principal, id, body, task }) => work({ req, principal, userId: id, body, metadata: task }));
   }
 
   const userAnswer = { description: 'The user', schema: userViewSchema };
@@ -143,7 +123,7 @@ export function userEndpoints(deps: { eventStore: EventStore; readStore: ReadSto
       responses: { 200: userAnswer },
       async handle(input) {
         // Read before the task: a malformed If-Match is the client's error (400), not the task's.
-        const expectedVersion = ifMatchVersion(input.req);
+        const expectedVersion = ifMatchVersion(input.req.get('if-match'));
         await userAction('UpdateUser', 200, ({ principal, userId, body, metadata }) =>
           changeUserRoles(userDeps, principal, metadata, userId, body, expectedVersion))(input);
       },

@@ -9,6 +9,7 @@ import { findSetting } from '../../domain/settings/definitions.js';
 import type { SecretBox } from '../../adapters/secrets/port.js';
 import { REDACTED } from '../../commands/shared/redact.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { etagOf, ifMatchVersion } from '../shared/etag.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
 
@@ -30,15 +31,7 @@ const visible = <T extends { sealed?: boolean; value: unknown }>(setting: T): T 
 
 const changeBody = z.strictObject({ value: z.union([z.string(), z.number(), z.boolean()]) });
 
-/** The settings stream's version is every setting's ETag: `If-Match` guards lost updates. */
-const etagOf = (version: number) => `"${version}"`;
-
-function ifMatchVersion(header: string | undefined): number | undefined {
-  if (header === undefined || header.trim() === '*') return undefined;
-  const match = /^\s*(?:W\/)?"(-?\d+)"\s*$/.exec(header);
-  if (!match) throw new ProblemError(400, 'INVALID_IF_MATCH', 'If-Match must be an ETag given by this API', [{ field: 'If-Match', message: 'not an ETag of this resource' }]);
-  return Number(match[1]);
-}
+// The settings stream's version is every setting's ETag: `If-Match` guards lost updates.
 
 export function settingsEndpoints(deps: { eventStore: EventStore; clock: Clock; tasks: Tasks; secrets: SecretBox }): Endpoint[] {
   const load = () => loadAggregate(deps.eventStore, settingsDecider, settingsStream);

@@ -17,6 +17,7 @@ import { organizationFields, organizationMembersCollection, organizationsCollect
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { authorizeRequest } from '../shared/authorize.js';
 import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { etagOf } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -146,7 +147,7 @@ export function organizationEndpoints(deps: { eventStore: EventStore; readStore:
         if (scope.rootId && !((scope.rootId as { $in: string[] }).$in).includes(view.ancestorIds[0] ?? view.id)) {
           throw new ProblemError(404, 'ORGANIZATION_NOT_FOUND', `no organization ${params.id}`);
         }
-        res.setHeader('ETag', `"${version}"`);
+        res.setHeader('ETag', etagOf(version));
         res.json(view);
       },
     }),

@@ -6,7 +6,7 @@ import type { Tasks } from '../../commands/tasks/tasks.js';
 import { requireProject } from '../../commands/tenancy/projects.js';
 import { stopProjectVms } from '../../commands/tenancy/stop-project-vms.js';
 import { quotaNames } from '../../domain/tenancy/quotas.js';
-import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
 import { respondWithTask } from '../shared/task-response.js';
 import { assertOwnProject } from './scope.js';
 
@@ -25,7 +25,7 @@ export function projectResourceEndpoints(deps: { eventStore: EventStore; readSto
       responses: { 200: { description: 'Quotas', schema: z.object({ items: z.array(quotaView) }) } },
       async handle({ res, params }) {
         assertOwnProject(res, params.id!);
-        const project = await requireProject(deps.eventStore, params.id!);
+        const project = await requireProject(deps.eventStore, params.id!, localsOf(res).principal);
         res.json({
           items: quotaNames.map((name) => ({
             name, limit: project.quotas[name], used: project.usage[name], available: Math.max(0, project.quotas[name] - project.usage[name]),
@@ -42,7 +42,7 @@ export function projectResourceEndpoints(deps: { eventStore: EventStore; readSto
       async handle({ req, res, params, body }) {
         const projectId = params.id!;
         assertOwnProject(res, projectId);
-        await requireProject(deps.eventStore, projectId);
+        await requireProject(deps.eventStore, projectId, localsOf(res).principal);
         const started = await deps.tasks.start(requestContextOf(req, res),
           { action: 'DisableProjectResources', resourceType: 'project', resourceIds: [projectId], request: { projectId, ...body } },
           async ({ metadata }) => {

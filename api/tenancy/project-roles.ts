@@ -8,7 +8,7 @@ import { defineProjectRole, setMemberCustomRoles } from '../../commands/tenancy/
 import { requireProject, runProjectCommand, type ProjectDeps, type ProjectView } from '../../commands/tenancy/projects.js';
 import type { ProjectCommand } from '../../domain/tenancy/project.js';
 import { projectAdminPermissions } from '../../domain/tenancy/project-roles.js';
-import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
 import { assertOwnProject } from './scope.js';
@@ -56,7 +56,7 @@ export function projectRoleEndpoints(deps: { eventStore: EventStore; clock: Cloc
       responses: { 200: { description: 'Roles', schema: z.object({ items: z.array(roleView), projectAdminPermissions: z.array(z.string()) }) } },
       async handle({ res, params }) {
         assertOwnProject(res, params.id!);
-        const project = await requireProject(deps.eventStore, params.id!);
+        const project = await requireProject(deps.eventStore, params.id!, localsOf(res).principal);
         const roles = [...(project.roles ?? new Map()).values()].map((role) => toView({ id: role.roleId, name: role.name, description: role.description, permissions: role.permissions }));
         res.json({ items: roles.sort((a, b) => a.name.localeCompare(b.name)), projectAdminPermissions });
       },
@@ -66,7 +66,7 @@ export function projectRoleEndpoints(deps: { eventStore: EventStore; clock: Cloc
       responses: { 200: { description: 'The role', schema: roleView } },
       async handle({ res, params }) {
         assertOwnProject(res, params.id!);
-        const project = await requireProject(deps.eventStore, params.id!);
+        const project = await requireProject(deps.eventStore, params.id!, localsOf(res).principal);
         const role = project.roles?.get(params.roleId!);
         if (!role) throw new ProblemError(404, 'PROJECT_ROLE_NOT_FOUND', `no role ${params.roleId} in project ${params.id}`);
         res.json(toView({ id: role.roleId, name: role.name, description: role.description, permissions: role.permissions }));

@@ -5,13 +5,14 @@ import type { EventStore } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { newId } from '../../commands/shared/ids.js';
 import type { Tasks } from '../../commands/tasks/tasks.js';
-import { addMember, createProject, loadProject, projectView, runProjectCommand, type ProjectDeps } from '../../commands/tenancy/projects.js';
+import { addMember, createProject, projectFor, projectView, runProjectCommand, type ProjectDeps } from '../../commands/tenancy/projects.js';
 import { projectRoles, type ProjectCommand } from '../../domain/tenancy/project.js';
 import { quotaNames } from '../../domain/tenancy/quotas.js';
 import { weekdays } from '../../domain/tenancy/login-windows.js';
 import { projectFields, projectMemberFields, projectMembersCollection, projectsCollection } from '../../projections/tenancy/projects.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
-import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { etagOf } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -120,9 +121,9 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
       responses: { 200: { description: 'The project', schema: projectSchema } },
       async handle({ res, params }) {
         assertVisible(res, params.id!);
-        const { state, version } = await loadProject(deps.eventStore, params.id!);
+        const { state, version } = await projectFor(deps.eventStore, localsOf(res).principal, params.id!);
         if (!state.exists || state.state === 'Deleted') throw new ProblemError(404, 'PROJECT_NOT_FOUND', `no project ${params.id}`);
-        res.setHeader('ETag', `"${version}"`);
+        res.setHeader('ETag', etagOf(version));
         res.json(projectView(state));
       },
     }),

@@ -15,6 +15,7 @@ import { projectGroupFields, projectGroupsCollection } from '../../projections/t
 import { userGroupFields, userGroupsCollection } from '../../projections/tenancy/user-groups.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
+import { etagOf } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -88,7 +89,7 @@ export function userGroupEndpoints(deps: { eventStore: EventStore; readStore: Re
       responses: { 200: { description: 'The user group', schema: userGroupSchema } },
       async handle({ res, params }) {
         const group = await requireUserGroup(deps.eventStore, params.id!);
-        res.setHeader('ETag', `"${group.version}"`);
+        res.setHeader('ETag', etagOf(group.version));
         res.json(userGroupView(group));
       },
     }),

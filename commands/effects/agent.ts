@@ -3,13 +3,24 @@
 // embedded shape one agent serves every host in-process; in the scale-out shape an
 // `stratus agent --hosts …` process runs this same code beside its hypervisors.
 //
-// Order: the dispatcher keys every command by host, so the bus hands one host's operations
-// over one at a time, in order, while different hosts run in parallel.
+// Order: the dispatcher keys every command by its order key (the VM it concerns, else its
+// volume, else the host: `orderKeyOf`), so the bus hands one VM's operations over one at a
+// time, in order — the next only once this agent has finished the previous — while
+// different VMs, of one host or of many, run in parallel. At most `hostConcurrency`
+// operations run at once on one host (host-slots.ts); the others wait their turn in order
+// of arrival, still holding their key, so a VM's order survives the wait. Each outcome is
+// published under the key its command came with, so one VM's results stay in order too.
 // Duplicates: recent outcomes are remembered by operation id, and a redelivered command is
 // answered again without running twice; after a restart, operations are idempotent anyway.
 // Deadlines: a command past its deadline is not run (the dispatcher has given up on it and
 // the domain has moved on); a running one is aborted when its deadline passes
-// (`expireJob`, driven by the clock), so a hung hypervisor call never blocks its host.
+// (`expireJob`, driven by the clock), so a hung hypervisor call never blocks its VM or a
+// slot of its host for longer than its deadline. The deadline counts from the event that
+// asked for the operation, so time spent waiting for a slot counts too: the dispatcher gives
+// up at that deadline whatever this agent does (it cannot see this queue, nor tell a long
+// queue from a dead agent), and the task that waits for the operation waits end to end. A
+// command whose deadline passes while it waits for a slot is answered OPERATION_TIMEOUT
+// without being run. What keeps queues short is the per-VM keying and the per-host limit.
 import type { Clock } from '../../adapters/clock/port.js';
 import type { Bus, BusSubscription, DeliveredMessage } from '../../adapters/bus/port.js';
 import {
@@ -20,6 +31,7 @@ import {
   type OperationOutcome,
 } from '../../adapters/hypervisor/port.js';
 import type { DueJob } from '../shared/timer-loop.js';
+import { createHostSlots, defaultHostConcurrency } from './host-slots.js';
 import {
   allHostTopicsPattern,
   hostTopic,
@@ -31,6 +43,8 @@ import {
 import type { HostAccessLoader } from './host-access.js';
 
 export const agentGroup = 'hypervisor-agent';
+/** The setting that limits the operations running at once on one host. */
+export const hostConcurrencySetting = 'effect.hostConcurrency';
 
 const HOST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -63,6 +77,13 @@ export interface AgentDeps {
   group?: string;
   /** Outcomes remembered for de-duplication. */
   rememberOutcomes?: number;
+  /**
+   * Operations run at once on one host (default 10, ZStack's kvm host.syncLevel): a number,
+   * or a reader of the current value (the `effect.hostConcurrency` setting), asked again at
+   * most every `hostConcurrencyRefreshMs` (default 5 s), so a change applies without a restart.
+   */
+  hostConcurrency?: number | (() => number | Promise<number>);
+  hostConcurrencyRefreshMs?: number;
 }
 
 export interface Agent {
@@ -72,7 +93,10 @@ export interface Agent {
   expireJob: DueJob;
   /** Forgets the cached access to a host (its address or credentials changed). */
   forgetHost(hostId: string): void;
+  /** Operations running now. */
   running(): number;
+  /** Operations waiting for a free slot on their host. */
+  waiting(): number;
 }
 
 interface Running {
@@ -90,6 +114,12 @@ export function createAgent(deps: AgentDeps): Agent {
   const outcomes = new Map<string, EffectResultMessage>();
   const accessCache = new Map<string, HostAccess>();
   const running = new Map<string, Running>();
+  /** Commands waiting for a slot on their host; aborted at their deadline or on stop. */
+  const queued = new Map<string, Running>();
+  const slots = createHostSlots(typeof deps.hostConcurrency === 'number' ? deps.hostConcurrency : defaultHostConcurrency);
+  const readLimit = typeof deps.hostConcurrency === 'function' ? deps.hostConcurrency : undefined;
+  const refreshMs = deps.hostConcurrencyRefreshMs ?? 5000;
+  let limitReadAt = Number.NEGATIVE_INFINITY;
   let subscriptions: BusSubscription[] = [];
   let stopping = false;
 
@@ -109,10 +139,45 @@ export function createAgent(deps: AgentDeps): Agent {
     return access;
   }
 
+  /** Follows the setting (at most every `refreshMs`); a failed read keeps the current limit. */
+  async function refreshLimit() {
+    if (!readLimit || clock.now() - limitReadAt < refreshMs) return;
+    limitReadAt = clock.now();
+    try {
+      const limit = Number(await readLimit());
+      if (limit !== slots.limit()) slots.setLimit(limit);
+    } catch (error) {
+      log.warn({ err: error, limit: slots.limit() }, 'could not read the per-host concurrency limit; keeping the current one');
+    }
+  }
+
+  /** Runs a command once a slot of its host is free (answers OPERATION_TIMEOUT if its deadline passes first). */
   async function execute(command: EffectCommand): Promise<OperationOutcome> {
     if (clock.now() >= command.deadline) {
       return failed('OPERATION_TIMEOUT', `${command.operation.op} reached host ${command.hostId}'s agent after its deadline; not run`);
     }
+    await refreshLimit();
+    const wait: Running = { hostId: command.hostId, deadline: command.deadline, controller: new AbortController() };
+    queued.set(command.operationId, wait);
+    let release: () => void;
+    try {
+      release = await slots.acquire(command.hostId, wait.controller.signal);
+    } catch {
+      return failed('OPERATION_TIMEOUT', `${command.operation.op} waited for a free slot on host ${command.hostId} until its deadline; not run`);
+    } finally {
+      queued.delete(command.operationId);
+    }
+    try {
+      if (clock.now() >= command.deadline) {
+        return failed('OPERATION_TIMEOUT', `${command.operation.op} waited for a free slot on host ${command.hostId} until its deadline; not run`);
+      }
+      return await run(command);
+    } finally {
+      release();
+    }
+  }
+
+  async function run(command: EffectCommand): Promise<OperationOutcome> {
     // A probe (connect, reconnect) always reads the host afresh: that is how changed credentials are picked up.
     const access = await accessTo(command.hostId, command.operation.op === 'host.probe');
     if (!access) return failed('HOST_NOT_FOUND', `host ${command.hostId} is unknown to the agent`);
@@ -127,7 +192,7 @@ export function createAgent(deps: AgentDeps): Agent {
         `${command.operation.op} on host ${command.hostId} passed its deadline and was given up`)), { once: true });
     });
     try {
-      // Racing the abort keeps the host's queue moving even if a driver ignores the signal.
+      // Racing the abort frees the VM's key and the host's slot even if a driver ignores the signal.
       const result = await Promise.race([
         driver.execute(access, command.operation, { operationId: command.operationId, openSecret: deps.openSecret, signal: controller.signal }),
         abandoned,
@@ -172,7 +237,7 @@ export function createAgent(deps: AgentDeps): Agent {
       remember(result);
     }
     // If publishing fails the bus redelivers the command, and the remembered outcome is sent.
-    await bus.publish([{ topic: command.replyTopic ?? resultsTopic, key: command.resultKey ?? command.hostId, value: result, headers: { operationId: command.operationId } }]);
+    await bus.publish([{ topic: command.replyTopic ?? resultsTopic, key: command.resultKey ?? message.key, value: result, headers: { operationId: command.operationId } }]);
   }
 
   return {
@@ -190,14 +255,14 @@ export function createAgent(deps: AgentDeps): Agent {
       const active = subscriptions;
       subscriptions = [];
       stopping = true;
-      for (const entry of running.values()) entry.controller.abort();
+      for (const entry of [...queued.values(), ...running.values()]) entry.controller.abort();
       await Promise.all(active.map((subscription) => subscription.stop()));
     },
 
     expireJob: {
       name: 'agent-operation-deadlines',
       async run(now) {
-        for (const entry of running.values()) if (entry.deadline <= now) entry.controller.abort();
+        for (const entry of [...queued.values(), ...running.values()]) if (entry.deadline <= now) entry.controller.abort();
       },
     },
 
@@ -206,6 +271,7 @@ export function createAgent(deps: AgentDeps): Agent {
     },
 
     running: () => running.size,
+    waiting: () => queued.size,
   };
 }
 

@@ -1,7 +1,9 @@
 // The effect dispatcher (DESIGN.md §6): an outbox fed by a checkpointed subscription to the
 // event store. For each committed event, the routes that handle its type derive effects;
 // the effects are recorded `pending` in the outbox in the SAME read-store commit as the
-// dispatcher's checkpoint, then published to their host's topic. Results come back on the
+// dispatcher's checkpoint, then published to their host's topic, keyed by their order key
+// (`orderKeyOf`: the VM they concern, else their volume, else the host), so that one VM's
+// operations run in order while different VMs of a host proceed at once. Results come back on the
 // results topic (or as a synthetic OPERATION_TIMEOUT from the timeout job) and are handed
 // to the route's `onResult`; the effect is marked `done` once that succeeded.
 //
@@ -24,6 +26,7 @@ import { systemActor } from '../shared/request-context.js';
 import type { DueJob } from '../shared/timer-loop.js';
 import {
   hostTopic,
+  orderKeyOf,
   resultsTopic,
   type EffectCommand,
   type EffectDeps,
@@ -115,7 +118,8 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
    * seen late (after a long stop, or when the read store was lost and the dispatcher starts
    * over from position 0) gives effects that are already overdue. Those are never published;
    * the timeout job hands their routes OPERATION_TIMEOUT, which a route ignores when its
-   * aggregate has moved on, or uses to compensate when it is still waiting.
+   * aggregate has moved on, or uses to compensate when it is still waiting. The deadline
+   * includes any wait for a free slot on the host (agent.ts says why).
    */
   function derive(event: RecordedEvent, timeoutMs: number): RecordedEffect[] {
     const issuedAt = event.recordedAt;
@@ -143,6 +147,7 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
           causationId: event.id,
           causationStream: event.stream,
           causationType: event.type,
+          orderKey: orderKeyOf(effect, event),
           sequence: event.position * maxEffectsPerEvent + rank++,
           issuedAt,
           deadline: issuedAt + timeoutMs,
@@ -174,7 +179,8 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
     if (effects.length === 0) return;
     const messages = effects.map((effect) => ({
       topic: hostTopic(effect.hostId),
-      key: effect.hostId,
+      // An effect recorded before order keys existed keeps the host's key (its old order).
+      key: effect.orderKey ?? effect.hostId,
       value: commandOf(effect),
       headers: { operationId: effect.operationId },
     }));
@@ -227,7 +233,7 @@ export function createEffectDispatcher(deps: DispatcherDeps): EffectDispatcher {
     batchSize: deps.batchSize ?? 1000,
   });
 
-  /** Publishes every pending effect again, in issue order (a host's operations keep their order). */
+  /** Publishes every pending effect again, in issue order (each order key keeps its order). */
   async function republishPending() {
     let after = -1;
     for (;;) {

@@ -24,9 +24,15 @@ export interface Effect<O extends HypervisorOperation = HypervisorOperation> {
   operation: O;
   context?: EffectContext;
   /**
+   * Effects with the same order key on one host run one after the other, in issue order;
+   * different keys run in parallel (up to the agent's per-host limit). Default: see
+   * `orderKeyOf` — the VM the effect concerns, else its volume, else the host.
+   */
+  orderKey?: string;
+  /**
    * Results with the same key are handed to `onResult` one at a time, in order; different
-   * keys in parallel. Default: the host. A VM route passes the VM id, so that one VM's
-   * results stay ordered while results for other VMs on the same host do not wait.
+   * keys in parallel. Default: the order key, so that one VM's results stay ordered while
+   * results for other VMs on the same host do not wait.
    */
   resultKey?: string;
 }
@@ -55,7 +61,7 @@ export interface EffectCommand {
   /** Epoch ms after which nobody waits for the answer any more. */
   deadline: number;
   correlationId?: string;
-  /** Key of the result message (default: the host id). */
+  /** Key of the result message (default: the key this command came with). */
   resultKey?: string;
   /** Where the agent answers (default: the results topic); for request/reply outside the outbox. */
   replyTopic?: string;
@@ -114,6 +120,31 @@ export interface EffectRoute {
 /** A deterministic operation id: the same event and purpose always give the same id. */
 export function operationIdFor(event: Pick<RecordedEvent, 'id'>, purpose: string): string {
   return idFromName(`effect:${event.id}:${purpose}`);
+}
+
+/**
+ * What orders an effect among its host's operations: the key of its command on the host's
+ * topic (the bus keeps one key's messages in order and runs different keys in parallel, and
+ * the agent finishes one command before it acks it). It names the hypervisor object the
+ * operation acts on, so that two operations on one VM never overlap or overtake each other
+ * while operations on different VMs of a host proceed at once:
+ * - the route's own `orderKey`, if it gives one;
+ * - the VM the operation names (vm.*, volume attach/detach, VNC password, guest access);
+ * - else the VM the causing event concerns (`vmId`, or `vmInstanceId` for a VM's disk): so
+ *   the steps one VM event asks for (image.prepare → volume.create → vm.define → vm.start)
+ *   share their VM's key and run in the order they were listed;
+ * - else the volume the operation names (a detached volume's create, delete, snapshots);
+ * - else the host (host.probe), as every command was keyed before.
+ */
+export function orderKeyOf(effect: Pick<Effect, 'hostId' | 'operation' | 'orderKey'>, event?: Pick<RecordedEvent, 'data'>): string {
+  if (effect.orderKey) return effect.orderKey;
+  const operation = effect.operation as { vmId?: unknown; volumeId?: unknown };
+  if (typeof operation.vmId === 'string' && operation.vmId !== '') return `vm:${operation.vmId}`;
+  const data = (event?.data ?? {}) as { vmId?: unknown; vmInstanceId?: unknown };
+  const eventVm = typeof data.vmId === 'string' && data.vmId !== '' ? data.vmId : data.vmInstanceId;
+  if (typeof eventVm === 'string' && eventVm !== '') return `vm:${eventVm}`;
+  if (typeof operation.volumeId === 'string' && operation.volumeId !== '') return `volume:${operation.volumeId}`;
+  return effect.hostId;
 }
 
 export const hostTopic = (hostId: string) => `hypervisor.${hostId}`;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Bus, BusSubscription } from '../../adapters/bus/port.js';
 import type { Clock } from '../../adapters/clock/port.js';
 import type { HypervisorOperation, OperationOutcome, ResultOf } from '../../adapters/hypervisor/port.js';
-import { hostTopic, type EffectCommand, type EffectResultMessage } from './effect.js';
+import { hostTopic, orderKeyOf, type EffectCommand, type EffectResultMessage } from './effect.js';
 
 /** Runs one operation on one host and answers its outcome (never rejects for a driver error). */
 export type OperationRequester = <O extends HypervisorOperation>(hostId: string, operation: O, options?: { correlationId?: string }) =>
@@ -46,7 +46,8 @@ export function createBusOperationRequester(deps: { bus: Bus; clock: Clock; time
       ...(options.correlationId ? { correlationId: options.correlationId } : {}),
     };
     try {
-      await deps.bus.publish([{ topic: hostTopic(hostId), key: hostId, value: command, headers: { operationId } }]);
+      // Keyed like an effect on the same VM, so it never overlaps that VM's other operations.
+      await deps.bus.publish([{ topic: hostTopic(hostId), key: orderKeyOf({ hostId, operation }), value: command, headers: { operationId } }]);
       const outcome = await answer;
       if (!outcome) {
         return { ok: false, error: { code: 'OPERATION_TIMEOUT', message: `host ${hostId} did not answer ${operation.op} within ${timeoutMs / 1000} s` } };

@@ -6,6 +6,7 @@ import {
 } from '../../domain/identity/permissions.js';
 import { customRoleDecider, customRoleStream, roleNameStream, type LiveCustomRole } from '../../domain/identity/role.js';
 import type { LiveUser } from '../../domain/identity/user.js';
+import type { LiveProject } from '../../domain/tenancy/project.js';
 import { loadAggregate } from '../shared/handle-command.js';
 
 /** What an authenticated request acts as. */
@@ -35,7 +36,12 @@ export interface Principal {
    * A project session (tenancy): it acts with the project role's grants only, and every
    * query and command is scoped to this project.
    */
-  project?: { projectId: string; role: string };
+  project?: {
+    projectId: string;
+    role: string;
+    /** The project as this request's authentication read it: the request reads its project's stream once. */
+    loaded?: { state: LiveProject; version: number };
+  };
 }
 
 export const principalAllows = (principal: Pick<Principal, 'grants'>, permission: string) => allows(principal.grants, permission);

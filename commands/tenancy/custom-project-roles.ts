@@ -1,10 +1,11 @@
-import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.js';
+import type { EventMetadata } from '../../adapters/eventstore/port.js';
 import type { Grant } from '../../domain/identity/permissions.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { customProjectRoleGrant } from '../../domain/tenancy/project-roles.js';
+import type { LiveProject } from '../../domain/tenancy/project.js';
 import { isLiveUser } from '../../domain/identity/user.js';
 import { loadUser } from '../identity/user-lookup.js';
-import { loadProject, runProjectCommand, type ProjectDeps } from './projects.js';
+import { runProjectCommand, type ProjectDeps } from './projects.js';
 
 // Custom project roles (reference/002 "Role": a project role whose root role limits it): a
 // project admin, or an admin, defines them inside the project with a subset of the project
@@ -13,13 +14,11 @@ import { loadProject, runProjectCommand, type ProjectDeps } from './projects.js'
 // are given in, so that removing a member or deleting a role takes effect at once.
 
 /** The grants of the custom roles a member holds in the project (none for a non-member). */
-export async function customProjectRoleGrantsOf(store: EventStore, projectId: string, userId: string): Promise<Grant[]> {
-  const { state } = await loadProject(store, projectId);
-  if (!state.exists) return [];
-  const roleIds = state.memberCustomRoles?.get(userId) ?? [];
+export function customProjectRoleGrantsOf(project: LiveProject, userId: string): Grant[] {
+  const roleIds = project.memberCustomRoles?.get(userId) ?? [];
   return roleIds.flatMap((roleId) => {
-    const role = state.roles?.get(roleId);
-    return role ? [customProjectRoleGrant(role, projectId)] : [];
+    const role = project.roles?.get(roleId);
+    return role ? [customProjectRoleGrant(role, project.projectId)] : [];
   });
 }
 

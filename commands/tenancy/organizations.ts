@@ -4,7 +4,7 @@ import { DomainError } from '../../domain/shared/errors.js';
 import {
   ancestorsOf, organizationDecider, organizationTreeStream, type OrganizationCommand, type OrganizationNode, type OrganizationTree,
 } from '../../domain/tenancy/organization.js';
-import { handleCommand, loadAggregate } from '../shared/handle-command.js';
+import { createAggregateCache } from '../shared/cached-command.js';
 import { loadLiveUser } from '../identity/user-lookup.js';
 
 // What the API asks of the organization tree: load → decide → append on `organization-tree`.
@@ -44,8 +44,14 @@ export function organizationView(tree: OrganizationTree, node: OrganizationNode)
   };
 }
 
+// The whole tree is one stream, which every organization command and several checks read:
+// its fold is memoized, so that a read fetches only the events written since (it still reads
+// the store, so what another process wrote is seen), and a command is decided on it and
+// appended at the version it saw (a conflict re-reads and decides again).
+const organizationTrees = createAggregateCache(organizationDecider, { maxStreams: 1 });
+
 export async function loadOrganizationTree(store: EventStore): Promise<{ state: OrganizationTree; version: number }> {
-  return loadAggregate(store, organizationDecider, organizationTreeStream);
+  return organizationTrees.load(store, organizationTreeStream);
 }
 
 /** The department as it stands, or ORGANIZATION_NOT_FOUND / ORGANIZATION_DELETED. */
@@ -71,7 +77,7 @@ export async function assertDepartmentExists(store: EventStore, organizationId: 
 export async function runOrganizationCommand(
   deps: OrganizationDeps, command: OrganizationCommand, metadata: EventMetadata, options: { expectedVersion?: number } = {},
 ): Promise<{ view: OrganizationView | undefined; deletedIds: string[]; position: number }> {
-  const outcome = await handleCommand(deps.store, organizationDecider, organizationTreeStream, command, metadata, options);
+  const outcome = await organizationTrees.handle(deps.store, organizationTreeStream, command, metadata, options);
   const node = outcome.state.nodes.get(command.organizationId);
   const deletedIds = outcome.events.filter((event) => event.type === 'OrganizationDeleted').map((event) => (event.data as { organizationId: string }).organizationId);
   return { view: node ? organizationView(outcome.state, node) : undefined, deletedIds, position: outcome.position };

@@ -2,8 +2,8 @@ import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.j
 import type { Principal } from '../identity/principal.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { projectRoleGrant } from '../../domain/tenancy/project-roles.js';
-import type { ProjectRole } from '../../domain/tenancy/project.js';
-import { loadProject } from './projects.js';
+import type { LiveProject, ProjectRole } from '../../domain/tenancy/project.js';
+import { loadProject, type LoadedProject } from './projects.js';
 import { customProjectRoleGrantsOf } from './custom-project-roles.js';
 import { groupRolesOf, strongestRole } from './user-groups.js';
 import { loginWindowClosedError, loginWindowVerdict, noLoginWindows } from '../../domain/tenancy/login-windows.js';
@@ -16,16 +16,21 @@ import { expiryNotice, loginBarredByReclaim, type ExpiryNotice } from '../../dom
 
 export const projectLoginStream = (projectId: string) => `project-logins-${projectId}`;
 
-/** The member's role, or the refusal (a DomainError). */
-export async function projectLoginRole(store: EventStore, userId: string, projectId: string): Promise<ProjectRole> {
-  const { state } = /^[0-9a-f-]{36}$/.test(projectId) ? await loadProject(store, projectId) : { state: { exists: false as const } };
-  if (!state.exists || state.state === 'Deleted') throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'forbidden');
+/** The project a login names, or PROJECT_NOT_FOUND (a deleted one too; an id that is no uuid names none). */
+async function projectToLogInTo(store: EventStore, projectId: string): Promise<LoadedProject> {
+  const loaded = /^[0-9a-f-]{36}$/.test(projectId) ? await loadProject(store, projectId) : undefined;
+  if (!loaded?.state.exists || loaded.state.state === 'Deleted') throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'forbidden');
+  return { state: loaded.state, version: loaded.version };
+}
+
+/** The member's role in the project, or the refusal (a DomainError). */
+async function projectLoginRole(store: EventStore, userId: string, project: LiveProject): Promise<ProjectRole> {
   // A member directly or through user groups that joined the project: the strongest role wins.
-  const direct = state.members.get(userId);
-  const role = strongestRole([...(direct ? [direct] : []), ...(await groupRolesOf(store, state.groups, userId))]);
-  if (!role) throw new DomainError('NOT_A_MEMBER', `you are not a member of project ${state.name}`, 'forbidden');
-  if (state.state === 'Disabled') throw new DomainError('PROJECT_DISABLED', `project ${state.name} is disabled`, 'forbidden');
-  if (state.state === 'LoginExpired') throw new DomainError('PROJECT_LOGIN_EXPIRED', `login to project ${state.name} has expired`, 'forbidden');
+  const direct = project.members.get(userId);
+  const role = strongestRole([...(direct ? [direct] : []), ...(await groupRolesOf(store, project.groups, userId))]);
+  if (!role) throw new DomainError('NOT_A_MEMBER', `you are not a member of project ${project.name}`, 'forbidden');
+  if (project.state === 'Disabled') throw new DomainError('PROJECT_DISABLED', `project ${project.name} is disabled`, 'forbidden');
+  if (project.state === 'LoginExpired') throw new DomainError('PROJECT_LOGIN_EXPIRED', `login to project ${project.name} has expired`, 'forbidden');
   return role;
 }
 
@@ -39,9 +44,8 @@ export async function checkProjectLogin(
   store: EventStore, user: { userId: string; username: string }, projectId: string, now: number, metadata: EventMetadata,
 ): Promise<{ role: ProjectRole; notices: ExpiryNotice[] }> {
   try {
-    const role = await projectLoginRole(store, user.userId, projectId);
-    const { state: project } = await loadProject(store, projectId);
-    if (!project.exists) throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'forbidden');
+    const { state: project } = await projectToLogInTo(store, projectId);
+    const role = await projectLoginRole(store, user.userId, project);
     if (loginBarredByReclaim(project, now)) throw new DomainError('PROJECT_LOGIN_EXPIRED', `login to project ${project.name} has expired`, 'forbidden');
     const verdict = loginWindowVerdict(project.loginWindows ?? noLoginWindows, now);
     if (!verdict.allowed) throw loginWindowClosedError(project.name, verdict);
@@ -57,13 +61,18 @@ export async function checkProjectLogin(
   }
 }
 
-/** The principal of a project session, or undefined when it may no longer act in the project. */
+/**
+ * The principal of a project session, or undefined when it may no longer act in the project.
+ * The project's stream is read once, here, for the whole request: the principal carries what
+ * was read (`project.loaded`), and the request's reads of its own project use it.
+ */
 export async function projectPrincipal(store: EventStore, principal: Principal, projectId: string): Promise<Principal | undefined> {
   try {
-    const role = await projectLoginRole(store, principal.userId, projectId);
+    const loaded = await projectToLogInTo(store, projectId);
+    const role = await projectLoginRole(store, principal.userId, loaded.state);
     // Custom project roles the member was given add to the built-in role (reference/002: a member holds all its roles' permissions).
-    const grants = principal.restriction ? [] : [projectRoleGrant(role, projectId), ...(await customProjectRoleGrantsOf(store, projectId, principal.userId))];
-    return { ...principal, grants, zoneScope: 'all', project: { projectId, role } };
+    const grants = principal.restriction ? [] : [projectRoleGrant(role, projectId), ...customProjectRoleGrantsOf(loaded.state, principal.userId)];
+    return { ...principal, grants, zoneScope: 'all', project: { projectId, role, loaded } };
   } catch (error) {
     if (error instanceof DomainError) return undefined;
     throw error;

@@ -7,7 +7,9 @@ import {
 } from '../../domain/tenancy/project.js';
 import type { Quotas } from '../../domain/tenancy/quotas.js';
 import { noLoginWindows, type LoginWindows, type LoginWindowsState } from '../../domain/tenancy/login-windows.js';
-import { handleCommand, loadAggregate, type CommandOutcome } from '../shared/handle-command.js';
+import { createAggregateCache } from '../shared/cached-command.js';
+import { loadAggregate, type CommandOutcome } from '../shared/handle-command.js';
+import type { Principal } from '../identity/principal.js';
 import { loadUser } from '../identity/user-lookup.js';
 import { zoneDecider, zoneStream } from '../../domain/compute/zone.js';
 
@@ -64,13 +66,33 @@ const loginWindowsView = (state: LoginWindowsState): ProjectView['loginWindows']
   current: state.current, effectiveFrom: new Date(state.effectiveFrom).toISOString(), previous: state.previous,
 });
 
+// A project's stream grows with every quota reservation, and every request of a project
+// session reads it: the fold is memoized per stream, so that a read fetches only the events
+// written since (still a read of the store: a removed member is refused at once, a write by
+// another process is seen) and a command is decided on it and appended at the version it saw.
+export const projectAggregates = createAggregateCache(projectDecider, { maxStreams: 10_000 });
+
+export interface LoadedProject {
+  state: LiveProject;
+  version: number;
+}
+
 export async function loadProject(store: EventStore, projectId: string): Promise<{ state: ProjectAggregate; version: number }> {
-  return loadAggregate(store, projectDecider, projectStream(projectId));
+  return projectAggregates.load(store, projectStream(projectId));
+}
+
+/**
+ * The project a request acts on: the one its project session read at authentication (the
+ * stream is read once per request), or, for any other project or principal, read now.
+ */
+export async function projectFor(store: EventStore, principal: Pick<Principal, 'project'> | undefined, projectId: string): Promise<{ state: ProjectAggregate; version: number }> {
+  const session = principal?.project;
+  return session?.projectId === projectId && session.loaded ? session.loaded : loadProject(store, projectId);
 }
 
 /** The project, or PROJECT_NOT_FOUND (a deleted one too: it is gone for its users). */
-export async function requireProject(store: EventStore, projectId: string): Promise<LiveProject> {
-  const { state } = await loadProject(store, projectId);
+export async function requireProject(store: EventStore, projectId: string, principal?: Pick<Principal, 'project'>): Promise<LiveProject> {
+  const { state } = await projectFor(store, principal, projectId);
   if (!state.exists || state.state === 'Deleted') throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'not_found');
   return state;
 }
@@ -78,7 +100,7 @@ export async function requireProject(store: EventStore, projectId: string): Prom
 export async function runProjectCommand(
   deps: ProjectDeps, projectId: string, command: ProjectCommand, metadata: EventMetadata, options: { expectedVersion?: number } = {},
 ): Promise<CommandOutcome<ProjectAggregate> & { view: ProjectView }> {
-  const outcome = await handleCommand(deps.store, projectDecider, projectStream(projectId), command, metadata, options);
+  const outcome = await projectAggregates.handle(deps.store, projectStream(projectId), command, metadata, options);
   if (!outcome.state.exists) throw new DomainError('PROJECT_NOT_FOUND', `no project ${projectId}`, 'not_found');
   return { ...outcome, view: projectView(outcome.state) };
 }

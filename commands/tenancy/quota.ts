@@ -1,14 +1,16 @@
 import type { EventMetadata, EventStore } from '../../adapters/eventstore/port.js';
-import { projectDecider, projectStream, type ProjectCommand } from '../../domain/tenancy/project.js';
+import { projectStream, type ProjectCommand } from '../../domain/tenancy/project.js';
 import { quotaKey, vmQuotaAmounts, type QuotaAmounts } from '../../domain/tenancy/quotas.js';
-import { handleCommand } from '../shared/handle-command.js';
 import { newId } from '../shared/ids.js';
+import { projectAggregates } from './projects.js';
 
 // Quota reservations in the project's stream (DESIGN.md §3): reserved before a resource is
 // created, released when its creation fails or it is expunged. Keyed by the resource, so a
 // repeat (a retry, a redelivered event) reserves or releases nothing twice. Concurrent
-// reservations race on the project stream's version: the loser reloads and decides again,
-// against the usage the winner left, so a quota is never exceeded.
+// reservations in this process queue on the project's memoized fold (projectAggregates) and
+// are decided one after the other; against another process they race on the stream's
+// version: the loser reloads and decides again, against the usage the winner left, so a
+// quota is never exceeded.
 //
 // A running VM holds one `vm.runningNum` from the request that starts it (create with
 // InstantStart, or start) until it rests stopped, destroyed or failed. That reservation is
@@ -20,7 +22,7 @@ import { newId } from '../shared/ids.js';
 const quotaRetry = { attempts: 200, baseDelayMs: 1 };
 
 async function onProject(store: EventStore, projectId: string, command: ProjectCommand, metadata: EventMetadata) {
-  return handleCommand(store, projectDecider, projectStream(projectId), command, metadata, { retry: quotaRetry });
+  return projectAggregates.handle(store, projectStream(projectId), command, metadata, { retry: quotaRetry });
 }
 
 /** True when this call reserved; false when the resource already held its reservation (a repeat). */

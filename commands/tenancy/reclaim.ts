@@ -3,13 +3,12 @@ import type { EventStore } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { DomainError } from '../../domain/shared/errors.js';
 import { reclaimDeadline, reclaimDue, reminderDue } from '../../domain/tenancy/reclaim.js';
-import { handleCommand } from '../shared/handle-command.js';
 import { metadataFor, systemActor } from '../shared/request-context.js';
 import type { DueJob } from '../shared/timer-loop.js';
 import type { Tasks } from '../tasks/tasks.js';
-import { loadProject, runProjectCommand } from './projects.js';
+import { loadProject, projectAggregates, runProjectCommand } from './projects.js';
 import { stopProjectVms } from './stop-project-vms.js';
-import { projectDecider, projectStream } from '../../domain/tenancy/project.js';
+import { projectStream } from '../../domain/tenancy/project.js';
 
 // Reclaim by time, driven by the timer loop (DESIGN.md §3: due times in a read model, polled).
 // The projects read model holds each project's `reminderDueAt` (14 days before its deadline)
@@ -38,7 +37,7 @@ export async function remindProject(deps: ReclaimDeps, projectId: string, now: n
   const { state } = await loadProject(deps.store, projectId);
   if (!state.exists || !reminderDue(state, now)) return false;
   const { deadline } = reclaimDeadline(state)!;
-  const outcome = await handleCommand(deps.store, projectDecider, projectStream(projectId), { type: 'RemindExpiry', deadline, now },
+  const outcome = await projectAggregates.handle(deps.store, projectStream(projectId), { type: 'RemindExpiry', deadline, now },
     metadataFor({ actor: systemActor, correlationId: `reclaim-reminder-${projectId}-${deadline}` }));
   return outcome.events.length > 0;
 }

@@ -47,7 +47,7 @@ export async function submitTicket(
   deps: TicketDeps, ticketId: string, principal: Principal,
   request: { projectId: string; type: TicketType; request: unknown }, metadata: EventMetadata,
 ): Promise<LiveTicket> {
-  await requireProject(deps.store, request.projectId);
+  await requireProject(deps.store, request.projectId, principal);
   const flow = await flowFor(deps, request.projectId, request.type);
   const outcome = await handleCommand(deps.store, ticketDecider, ticketStream(ticketId), {
     type: 'SubmitTicket', ticketId, projectId: request.projectId, applicant: ticketActorOf(principal, request.projectId),

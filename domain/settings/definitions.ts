@@ -37,6 +37,14 @@ export const settingDefinitions: readonly SettingDefinition[] = [
     max: 86_400,
     unit: 'seconds',
   },
+  {
+    name: 'effect.hostConcurrency',
+    description: 'How many hypervisor operations run at once on one host (ZStack\'s kvm host.syncLevel, default 10); the operations of one VM always run one after the other.',
+    type: 'integer',
+    default: 10,
+    min: 1,
+    max: 1000,
+  },
   // Deletion policies (FACTS.md): VM, volume and image settings, same shape for the three.
   {
     name: 'vm.deletionPolicy',

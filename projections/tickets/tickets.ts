@@ -5,19 +5,17 @@ import type { FlowStep, TicketEvent } from '../../domain/tickets/ticket.js';
 import { isoTime, type Projection } from '../shared/projection.js';
 
 // Ticket inboxes: tickets (with the approver their current step awaits, so "pending for me"
-// is a query, and everyone who decided a step of it, so "resolved by me" is one too), one
-// document per decision an approver took, and ticket processes (to find a project's process
-// for a ticket type).
+// is a query, and everyone who decided a step of it, so "resolved by me" is one too; each
+// decision is in the ticket's history), and ticket processes (to find a project's process for
+// a ticket type).
 
 export const ticketsCollection = 'tickets';
-export const ticketDecisionsCollection = 'ticket_decisions';
 export const ticketProcessesCollection = 'ticket_processes';
 
 export const ticketFields = {
   id: 'string', projectId: 'string', applicantId: 'string', type: 'string', state: 'string', archived: 'boolean', frozen: 'boolean',
   processId: 'string', decidedBy: 'string', 'awaiting.kind': 'string', 'awaiting.userId': 'string', createdAt: 'time', updatedAt: 'time',
 } as const;
-export const ticketDecisionFields = { ticketId: 'string', approverId: 'string', decision: 'string', projectId: 'string', at: 'time' } as const;
 export const ticketProcessFields = { id: 'string', projectId: 'string', name: 'string', enabled: 'boolean' } as const;
 
 const awaitingOf = (steps: FlowStep[], step: number) => {
@@ -27,14 +25,14 @@ const awaitingOf = (steps: FlowStep[], step: number) => {
 
 export const ticketsProjection: Projection = {
   name: 'tickets',
-  version: 2,
-  collections: [ticketsCollection, ticketDecisionsCollection, ticketProcessesCollection],
+  // 3: the per-decision collection (ticket_decisions) is gone: "resolved by me" reads decidedBy.
+  version: 3,
+  collections: [ticketsCollection, ticketProcessesCollection],
   indexes: [
     { collection: ticketsCollection, fields: [['applicantId', 1], ['createdAt', -1]] },
     { collection: ticketsCollection, fields: [['projectId', 1], ['state', 1]] },
     { collection: ticketsCollection, fields: [['processId', 1], ['state', 1]] },
     { collection: ticketsCollection, fields: [['decidedBy', 1]], multiValued: true },
-    { collection: ticketDecisionsCollection, fields: [['approverId', 1], ['at', -1]] },
     { collection: ticketProcessesCollection, fields: [['projectId', 1]] },
   ],
   handles: [
@@ -91,10 +89,6 @@ export const ticketsProjection: Projection = {
           history: [...history, { action: approved ? 'approved' : 'rejected', step: event.data.step, by: event.data.approverName, remarks: event.data.remarks, at: isoTime(event.data.at) }],
           decidedBy: [...new Set([...((doc.decidedBy as string[] | undefined) ?? []), event.data.approverId])],
           ...touched,
-        });
-        batch.upsert(ticketDecisionsCollection, {
-          id: `${id}:${recorded.version}`, ticketId: id, projectId: doc.projectId, approverId: event.data.approverId,
-          decision: approved ? 'approved' : 'rejected', step: event.data.step, remarks: event.data.remarks, at: isoTime(event.data.at),
         });
         return;
       }

@@ -2,10 +2,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../adapters/clock/manual.js';
 import { join } from 'node:path';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 
 // The operator's story: build a zone with a cluster of simulated hosts, storage, images,
@@ -335,15 +332,9 @@ describe('read models', () => {
   it('rebuild from the events equal to the live ones', async () => {
     const head = await stratus.eventStore.headPosition();
     await stratus.runner.waitFor(head, 10_000);
-    const rebuilt = openSqliteReadStore({ file: join(stratus.dataDir, 'rebuilt.db') });
-    try {
-      for (const name of ['zones', 'clusters', 'hosts', 'primary-storages', 'image-stores', 'images', 'offerings', 'l2-networks', 'l3-networks']) {
-        const projection = allProjections.find((candidate) => candidate.name === name)!;
-        await rebuildProjection({ eventStore: stratus.eventStore, target: rebuilt, projection, until: head });
-        expect({ name, differences: await compareProjection(projection, stratus.readStore, rebuilt) }).toEqual({ name, differences: [] });
-      }
-    } finally {
-      await rebuilt.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, {
+      scratchFile: join(stratus.dataDir, 'rebuilt.db'), until: head,
+      projections: ['zones', 'clusters', 'hosts', 'primary-storages', 'image-stores', 'images', 'offerings', 'l2-networks', 'l3-networks'],
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+import { caughtUp, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 
 // Organizations over HTTP: a tree of teams and sub-departments, moves that refuse cycles, a
 // delete that takes the sub-departments with it (users stay), department admins and the
@@ -21,7 +21,6 @@ afterAll(async () => { if (!stopped) await s.stop(); removeDir(s.dataDir); });
 
 const http = () => request(s.app);
 const post = (path: string, body: object, auth = admin) => http().post(path).set('Authorization', auth).send(body);
-const caughtUp = async () => { await s.runner.waitFor(await s.eventStore.headPosition(), 10_000); };
 const createUser = async (username: string, roles: string[] = []) => (await post('/v1/users', { username, password, roles }).expect(201)).body.id as string;
 const createOrganization = async (name: string, parentId?: string) => (await post('/v1/organizations', { name, ...(parentId ? { parentId } : {}) }).expect(201)).body;
 
@@ -41,7 +40,7 @@ describe('organizations', () => {
     expect(moved.body).toMatchObject({ parentId: qa.id, ancestorIds: [acme.id, qa.id] });
     await post(`/v1/organizations/${qa.id}/move`, { parentId: backend.id }).expect(409)
       .expect((response) => expect(response.body.code).toBe('ORGANIZATION_CYCLE'));
-    await caughtUp();
+    await caughtUp(s);
     const backendDoc = await http().get(`/v1/organizations?q=id=${backend.id}`).set('Authorization', admin).expect(200);
     expect(backendDoc.body.items[0]).toMatchObject({ ancestorIds: [acme.id, qa.id, dev.id], rootId: acme.id });
 
@@ -58,7 +57,7 @@ describe('organizations', () => {
     await post(`/v1/organizations/${dev.id}/users`, { userId: ann }).expect(410)
       .expect((response) => expect(response.body.code).toBe('ORGANIZATION_DELETED'));
     await http().get(`/v1/users/${ann}`).set('Authorization', admin).expect(200);
-    await caughtUp();
+    await caughtUp(s);
     const left = await http().get(`/v1/organizations?q=rootId=${acme.id}`).set('Authorization', admin).expect(200);
     expect(left.body.items.map((item: { id: string }) => item.id)).toEqual([acme.id]);
 
@@ -104,7 +103,7 @@ describe('organizations', () => {
     await post(`/v1/organizations/${sales.id}/users`, { userId: 'no-such-user' }).expect(400)
       .expect((response) => expect(response.body.code).toBe('USER_NOT_FOUND'));
 
-    await caughtUp();
+    await caughtUp(s);
     const { departmentManagersOf } = await import('../../commands/tenancy/organizations.js');
     expect(await departmentManagersOf(s.readStore, sales.id)).toEqual([bob]);
     expect(await departmentManagersOf(s.readStore, 'nope')).toEqual([]);
@@ -127,7 +126,7 @@ describe('organizations', () => {
     await post(`/v1/organizations/${northSub.id}/users`, { userId: viewer }).expect(200);
     await post(`/v1/organizations/${north.id}/users`, { userId: colleague }).expect(200);
     await post(`/v1/organizations/${south.id}/users`, { userId: stranger }).expect(200);
-    await caughtUp();
+    await caughtUp(s);
 
     const asViewer = await s.login('viewer', password);
     const seen = await http().get('/v1/users').set('Authorization', asViewer).expect(200);
@@ -166,7 +165,7 @@ describe('organizations', () => {
   });
 
   it('rebuilds the organization read model from position zero equal to the live one', async () => {
-    await s.runner.waitFor(await s.eventStore.headPosition(), 10_000);
+    await caughtUp(s);
     await s.stop();
     stopped = true;
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/stratus.ts', 'replay', 'tenancy-organizations'], {

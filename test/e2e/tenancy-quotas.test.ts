@@ -1,8 +1,10 @@
-import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { caughtUp as caughtUpOf, type TestStratus } from '../support/stratus.js';
+import { eventually } from '../support/eventually.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { loginToProject, memberPassword as password } from '../support/tenancy.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // Project quotas beyond the VM count, project scoping of volumes, snapshots, images and L3
 // networks, custom project roles and "disable all resources", end to end over HTTP.
@@ -11,32 +13,20 @@ let stratus: TestStratus;
 let admin: string;
 let inventory: VmInventory;
 let l2NetworkId: string;
-const password = 'a long enough password 1';
 const http = () => request(stratus.app);
 
 beforeAll(async () => {
-  stratus = await startStratus();
-  admin = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, admin), {
-    dir: join(stratus.dataDir, 'images'), hosts: 4, hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
+  ({ stratus, admin, inventory } = await startStratusWithVms({
+    hosts: 4, hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
     ipRange: { startIp: '10.52.0.10', endIp: '10.52.0.200', gateway: '10.52.0.1', netmask: '255.255.255.0' },
-  });
+  }));
   await caughtUp();
   l2NetworkId = (await http().get(`/v1/l3-networks/${inventory.l3NetworkId}`).set('Authorization', admin).expect(200)).body.l2NetworkId;
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
-const caughtUp = async () => { await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000); };
+const caughtUp = () => caughtUpOf(stratus);
 const ids = (items: Array<{ id: string }>) => items.map((item) => item.id).sort();
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  let value = await read();
-  for (let attempt = 0; attempt < 400 && !done(value); attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    value = await read();
-  }
-  return value;
-}
 
 async function used(projectId: string, name: string): Promise<number> {
   const response = await http().get(`/v1/projects/${projectId}/quotas`).set('Authorization', admin).expect(200);
@@ -50,8 +40,7 @@ async function memberOf(projectId: string, role: 'member' | 'project-manager' | 
   const username = `user-${++userCount}`;
   const userId = (await http().post('/v1/users').set('Authorization', admin).send({ username, password }).expect(201)).body.id as string;
   await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId, role }).expect(200);
-  const token = (await http().post('/v1/sessions').send({ username, password, projectId }).expect(201)).body.token as string;
-  return { userId, auth: `Bearer ${token}` };
+  return { userId, auth: await loginToProject(stratus, username, projectId) };
 }
 
 async function createProject(name: string, quotas: Record<string, number>) {

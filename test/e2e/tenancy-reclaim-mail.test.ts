@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../adapters/clock/manual.js';
+import { eventually } from '../support/eventually.js';
 import { allEventsText, readModelsText } from '../support/identity.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { adminPassword, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
@@ -28,15 +29,6 @@ async function userWithEmail(auth: string, username: string, email: string): Pro
   const user = await http().post('/v1/users').set('Authorization', auth).send({ username, password }).expect(201);
   await http().put(`/v1/users/${user.body.id}/email`).set('Authorization', auth).send({ email }).expect(200);
   return user.body.id as string;
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const value = await read();
-    if (done(value)) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('never got there');
 }
 
 async function settle() {

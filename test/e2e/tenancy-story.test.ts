@@ -1,8 +1,9 @@
-import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { adminPassword, caughtUp as caughtUpOf, type TestStratus } from '../support/stratus.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { loginToProject, memberPassword as password, ticketWithOutcome } from '../support/tenancy.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // The story of issue 7, end to end over HTTP: an admin builds an organization, a project in
 // one of its departments with a quota of 2 VMs and a two-step process (project admin, then
@@ -13,30 +14,18 @@ import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm
 let stratus: TestStratus;
 let admin: string;
 let inventory: VmInventory;
-const password = 'a long enough password 1';
 const http = () => request(stratus.app);
 
 beforeAll(async () => {
-  stratus = await startStratus();
-  admin = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, admin), {
-    dir: join(stratus.dataDir, 'images'), hosts: 2, hostCapacity: { cpuCount: 32, memoryBytes: 64 * GiB },
+  ({ stratus, admin, inventory } = await startStratusWithVms({
+    hosts: 2, hostCapacity: { cpuCount: 32, memoryBytes: 64 * GiB },
     ipRange: { startIp: '10.42.0.10', endIp: '10.42.0.60', gateway: '10.42.0.1', netmask: '255.255.255.0' },
-  });
+  }));
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
-const caughtUp = async () => { await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000); };
+const caughtUp = () => caughtUpOf(stratus);
 const idsOf = (items: Array<{ id: string }>) => items.map((item) => item.id).sort();
-
-async function outcomeOf(auth: string, ticketId: string) {
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const response = await http().get(`/v1/tickets/${ticketId}`).set('Authorization', auth).expect(200);
-    if (response.body.outcome !== null) return response.body;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`ticket ${ticketId} never got an outcome`);
-}
 
 describe('tenant management, the story', () => {
   it('organization → project with quota and process → tickets → approvals → two VMs and a QUOTA_EXCEEDED → scoped views → audit', async () => {
@@ -54,7 +43,7 @@ describe('tenant management, the story', () => {
     const offering = await http().post('/v1/instance-offerings').set('Authorization', admin).send({ name: 'one', cpuCount: 1, memoryBytes: GiB }).expect(201);
     const project = await http().post('/v1/projects').set('Authorization', admin).send({ name: 'story', quotas: { 'vm.num': 2 }, departmentId: department.body.id }).expect(201);
     const projectId = project.body.id as string;
-    expect(project.body).toMatchObject({ departmentId: department.body.id, quotas: { 'vm.num': 2 } });
+    expect(project.body).toMatchObject({ departmentId: department.body.id, quotas: { 'vm.num': 2, 'vm.cpuNum': 80 } }); // the rest at their defaults
     await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: users.mia, role: 'member' }).expect(200);
     await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: users.pat, role: 'project-admin' }).expect(200);
     const process = await http().post('/v1/ticket-processes').set('Authorization', admin).send({
@@ -66,17 +55,24 @@ describe('tenant management, the story', () => {
       .send({ name: 'outside', instanceOfferingId: offering.body.id, imageId: inventory.imageId, l3NetworkIds: [inventory.l3NetworkId] }).expect(201);
     await caughtUp();
 
-    // The member and the project admin log in to the project.
-    const loginTo = async (username: string) => `Bearer ${(await http().post('/v1/sessions').send({ username, password, projectId }).expect(201)).body.token as string}`;
-    const member = await loginTo('mia');
-    const projectAdmin = await loginTo('pat');
+    // The member and the project admin log in to the project; membership is checked (the admin is none).
+    const member = await loginToProject(stratus, 'mia', projectId);
+    const projectAdmin = await loginToProject(stratus, 'pat', projectId);
+    await http().post('/v1/sessions').send({ username: 'admin', password: adminPassword, projectId }).expect(403)
+      .expect((response) => expect(response.body.code).toBe('NOT_A_MEMBER'));
+
+    // A member cannot create VMs directly, only ask by ticket.
+    await http().post('/v1/vm-instances').set('Authorization', member)
+      .send({ name: 'direct', instanceOfferingId: offering.body.id, imageId: inventory.imageId, l3NetworkIds: [inventory.l3NetworkId] }).expect(403);
 
     // The member files three apply-for-VM tickets: each follows the project's process.
     const tickets: string[] = [];
     for (const name of ['vm-a', 'vm-b', 'vm-c']) {
       const filed = await http().post('/v1/tickets').set('Authorization', member)
         .send({ type: 'ApplyVm', request: { name, instanceOfferingId: offering.body.id, imageId: inventory.imageId, l3NetworkIds: [inventory.l3NetworkId] } }).expect(201);
-      expect(filed.body).toMatchObject({ state: 'Pending', projectId, processId: process.body.id, step: 0 });
+      expect(filed.body).toMatchObject({
+        state: 'Pending', projectId, processId: process.body.id, step: 0, steps: [{ approver: { kind: 'project-admin' } }, { approver: { kind: 'admin' } }],
+      });
       tickets.push(filed.body.id);
     }
     await caughtUp();
@@ -99,8 +95,10 @@ describe('tenant management, the story', () => {
       await http().post(`/v1/tickets/${ticketId}/approve`).set('Authorization', admin).send({}).expect(200)
         .expect((response) => expect(response.body.state).toBe('FinalApproved'));
     }
+    await http().post(`/v1/tickets/${tickets[0]}/approve`).set('Authorization', admin).send({}).expect(409)
+      .expect((response) => expect(response.body.code).toBe('TICKET_NOT_PENDING'));
     const outcomes = [];
-    for (const ticketId of tickets) outcomes.push(await outcomeOf(member, ticketId));
+    for (const ticketId of tickets) outcomes.push(await ticketWithOutcome(stratus, member, ticketId));
     const created = outcomes.filter((ticket) => ticket.outcome.ok);
     const failed = outcomes.filter((ticket) => !ticket.outcome.ok);
     expect(created).toHaveLength(2);
@@ -114,7 +112,7 @@ describe('tenant management, the story', () => {
     expect(idsOf(seen)).toEqual(vmIds);
     expect(seen.every((vm) => vm.state === 'Running' && vm.projectId === projectId)).toBe(true);
     await http().get(`/v1/vm-instances/${outside.body.id}`).set('Authorization', member).expect(404);
-    expect((await http().get(`/v1/projects/${projectId}`).set('Authorization', member).expect(200)).body.usage).toMatchObject({ 'vm.num': 2 });
+    expect((await http().get(`/v1/projects/${projectId}`).set('Authorization', member).expect(200)).body.usage).toMatchObject({ 'vm.num': 2, 'vm.cpuNum': 2, 'vm.memorySize': 2 * GiB });
     // The admin sees both the project's VMs and the one outside.
     expect(idsOf((await http().get('/v1/vm-instances').set('Authorization', admin).expect(200)).body.items)).toEqual([...vmIds, outside.body.id].sort());
 
@@ -136,6 +134,8 @@ describe('tenant management, the story', () => {
     const runs = audit.filter((entry) => entry.action === 'CreateVmInstance' && entry.operator.name.startsWith('system for mia'));
     expect(runs.map((entry) => entry.result).sort()).toEqual(['failure', 'success', 'success']);
     expect(runs.find((entry) => entry.result === 'failure')?.error?.code).toBe('QUOTA_EXCEEDED');
-    expect(audit.filter((entry) => entry.action === 'ApproveTicket' && entry.operator.name === 'admin' && entry.result === 'failure')).toHaveLength(1);
+    // The admin's two refused approvals: out of turn, then of a ticket already approved.
+    expect(audit.filter((entry) => entry.action === 'ApproveTicket' && entry.operator.name === 'admin' && entry.result === 'failure').map((entry) => entry.error?.code).sort())
+      .toEqual(['NOT_STEP_APPROVER', 'TICKET_NOT_PENDING']);
   });
 });

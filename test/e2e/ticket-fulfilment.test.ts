@@ -1,8 +1,9 @@
-import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { caughtUp, type TestStratus } from '../support/stratus.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { loginToProject, memberPassword as password, ticketWithOutcome } from '../support/tenancy.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // Each of the five ticket types, filed by a project member and approved by the admin (the
 // default process), runs through the same command path as the direct API call, in the
@@ -16,16 +17,13 @@ let projectId: string;
 let inventory: VmInventory;
 let small: string;
 let large: string;
-const password = 'a long enough password 1';
 const http = () => request(stratus.app);
 
 beforeAll(async () => {
-  stratus = await startStratus();
-  admin = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, admin), {
-    dir: join(stratus.dataDir, 'images'), hosts: 1, hostCapacity: { cpuCount: 32, memoryBytes: 64 * GiB },
+  ({ stratus, admin, inventory } = await startStratusWithVms({
+    hosts: 1, hostCapacity: { cpuCount: 32, memoryBytes: 64 * GiB },
     ipRange: { startIp: '10.41.0.10', endIp: '10.41.0.60', gateway: '10.41.0.1', netmask: '255.255.255.0' },
-  });
+  }));
   small = (await http().post('/v1/instance-offerings').set('Authorization', admin).send({ name: 'small', cpuCount: 1, memoryBytes: GiB }).expect(201)).body.id;
   large = (await http().post('/v1/instance-offerings').set('Authorization', admin).send({ name: 'large', cpuCount: 2, memoryBytes: 2 * GiB }).expect(201)).body.id;
   const mia = await http().post('/v1/users').set('Authorization', admin).send({ username: 'mia', password }).expect(201);
@@ -33,11 +31,10 @@ beforeAll(async () => {
   projectId = (await http().post('/v1/projects').set('Authorization', admin).send({ name: 'five', quotas: { 'vm.num': 3 } }).expect(201)).body.id;
   await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: mia.body.id, role: 'member' }).expect(200);
   await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: pat.body.id, role: 'project-admin' }).expect(200);
-  const loginTo = async (username: string) => `Bearer ${(await http().post('/v1/sessions').send({ username, password, projectId }).expect(201)).body.token as string}`;
-  member = await loginTo('mia');
-  projectAdmin = await loginTo('pat');
+  member = await loginToProject(stratus, 'mia', projectId);
+  projectAdmin = await loginToProject(stratus, 'pat', projectId);
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
 /** Files a ticket as the member, has the admin approve it, and waits for its outcome. */
 async function fileAndApprove(type: string, body: object) {
@@ -45,12 +42,7 @@ async function fileAndApprove(type: string, body: object) {
   expect(filed.body).toMatchObject({ state: 'Pending', processId: null, steps: [{ approver: { kind: 'admin' } }] });
   await http().post(`/v1/tickets/${filed.body.id}/approve`).set('Authorization', admin).send({}).expect(200)
     .expect((response) => expect(response.body.state).toBe('FinalApproved'));
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const ticket = await http().get(`/v1/tickets/${filed.body.id}`).set('Authorization', member).expect(200);
-    if (ticket.body.outcome !== null) return ticket.body;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`ticket ${filed.body.id as string} never got an outcome`);
+  return ticketWithOutcome(stratus, member, filed.body.id);
 }
 
 const vmOf = async (vmId: string) => (await http().get(`/v1/vm-instances/${vmId}`).set('Authorization', admin).expect(200)).body;
@@ -99,21 +91,18 @@ describe('ticket fulfilment, type by type', () => {
   it('runs nothing for an applicant who has left the project since filing', async () => {
     const leo = (await http().post('/v1/users').set('Authorization', admin).send({ username: 'leo', password }).expect(201)).body.id;
     await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: leo, role: 'member' }).expect(200);
-    const leaving = `Bearer ${(await http().post('/v1/sessions').send({ username: 'leo', password, projectId }).expect(201)).body.token as string}`;
+    const leaving = await loginToProject(stratus, 'leo', projectId);
     const filed = await http().post('/v1/tickets').set('Authorization', leaving).send({ type: 'ModifyProjectQuota', request: { quotas: { 'vm.num': 50 } } }).expect(201);
     await http().delete(`/v1/projects/${projectId}/members/${leo}`).set('Authorization', admin).expect(200);
+    await http().get(`/v1/projects/${projectId}`).set('Authorization', leaving).expect(401); // the session loses the project at once
     await http().post(`/v1/tickets/${filed.body.id}/approve`).set('Authorization', admin).send({}).expect(200);
-    let ticket: any;
-    for (let attempt = 0; attempt < 1000 && !ticket?.outcome; attempt++) {
-      ticket = (await http().get(`/v1/tickets/${filed.body.id}`).set('Authorization', admin).expect(200)).body;
-      if (!ticket.outcome) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const ticket = await ticketWithOutcome(stratus, admin, filed.body.id);
     expect(ticket.outcome).toMatchObject({ ok: false, error: { code: 'NOT_A_MEMBER' } });
     expect((await http().get(`/v1/projects/${projectId}`).set('Authorization', admin).expect(200)).body.quotas['vm.num']).toBe(7);
   });
 
   it('audits each run as the system acting for the applicant', async () => {
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     const audit = (await http().get('/v1/audit-log?limit=1000').set('Authorization', admin).expect(200)).body.items as Array<{ action: string; operator: { name: string }; result: string }>;
     const runs = audit.filter((entry) => entry.operator.name.startsWith('system for mia')).map((entry) => `${entry.action}: ${entry.result}`);
     expect(runs).toEqual(expect.arrayContaining([

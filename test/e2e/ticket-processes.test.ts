@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+import { caughtUp, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+import { loginToProject, memberPassword as password } from '../support/tenancy.js';
 
 // Process management over HTTP (reference/002): open tickets follow their process — an edit
 // resubmits them through the new steps, a deletion through the default process, a disable
@@ -14,7 +15,6 @@ const users: Record<string, string> = {};
 let projectId: string;
 let member: string;
 let projectAdmin: string;
-const password = 'a long enough password 1';
 const http = () => request(stratus.app);
 
 beforeAll(async () => {
@@ -28,18 +28,17 @@ beforeEach(async () => {
   projectId = (await http().post('/v1/projects').set('Authorization', admin).send({ name: `processes-${Object.keys(users).length}-${Date.now()}` }).expect(201)).body.id;
   await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: users.mia, role: 'member' }).expect(200);
   await http().post(`/v1/projects/${projectId}/members`).set('Authorization', admin).send({ userId: users.pat, role: 'project-admin' }).expect(200);
-  const loginTo = async (username: string) => `Bearer ${(await http().post('/v1/sessions').send({ username, password, projectId }).expect(201)).body.token as string}`;
-  member = await loginTo('mia');
-  projectAdmin = await loginTo('pat');
+  member = await loginToProject(stratus, 'mia', projectId);
+  projectAdmin = await loginToProject(stratus, 'pat', projectId);
 });
 
 const twoSteps = [{ name: 'project admin', approver: { kind: 'project-admin' } }, { name: 'admin', approver: { kind: 'admin' } }];
 const adminOnly = [{ name: 'admin only', approver: { kind: 'admin' } }];
 
 async function createProcess(name: string, steps: object[]) {
-  await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+  await caughtUp(stratus);
   const created = await http().post('/v1/ticket-processes').set('Authorization', admin).send({ projectId, name, ticketTypes: ['DeleteVm'], steps }).expect(201);
-  await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+  await caughtUp(stratus);
   return created.body.id as string;
 }
 
@@ -60,13 +59,13 @@ async function ticketWhen(ticketId: string, done: (body: any) => boolean) {
 }
 
 async function historyOf(ticketId: string): Promise<Array<{ action: string; reason?: string }>> {
-  await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+  await caughtUp(stratus);
   const listed = await http().get(`/v1/tickets?q=id=${ticketId}`).set('Authorization', admin).expect(200);
   return listed.body.items[0].history;
 }
 
 async function pendingIds(auth: string): Promise<string[]> {
-  await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+  await caughtUp(stratus);
   return (await http().get('/v1/approvals?view=pending').set('Authorization', auth).expect(200)).body.items.map((item: { id: string }) => item.id);
 }
 
@@ -102,7 +101,7 @@ describe('tickets follow their process', () => {
 
     // A rename leaves the steps alone: nothing is resubmitted.
     await http().patch(`/v1/ticket-processes/${processId}`).set('Authorization', admin).send({ name: 'renamed' }).expect(200);
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     expect((await historyOf(fresh)).filter((entry) => entry.action === 'resubmitted')).toHaveLength(1);
   });
 
@@ -146,9 +145,9 @@ describe('tickets follow their process', () => {
 
 describe('views', () => {
   it('show my tickets, and my approvals pending, resolved and archived', async () => {
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     const ticketId = await fileTicket();
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     const mine = (await http().get('/v1/tickets').set('Authorization', member).expect(200)).body.items.map((item: { id: string }) => item.id);
     expect(mine).toContain(ticketId);
     expect((await http().get('/v1/tickets?mine=true').set('Authorization', member).expect(200)).body.items).toHaveLength(mine.length);
@@ -160,14 +159,14 @@ describe('views', () => {
 
     expect(await pendingIds(admin)).toContain(ticketId);
     await http().post(`/v1/tickets/${ticketId}/reject`).set('Authorization', admin).send({ remarks: 'no budget' }).expect(200);
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     expect(await pendingIds(admin)).not.toContain(ticketId);
     const resolved = (await http().get('/v1/approvals?view=resolved').set('Authorization', admin).expect(200)).body.items;
     expect(resolved.find((item: { id: string }) => item.id === ticketId)).toMatchObject({ state: 'Rejected', history: expect.arrayContaining([expect.objectContaining({ action: 'rejected', remarks: 'no budget' })]) });
 
     // The member deletes the resolved ticket: gone from their list and the admin's resolved view, archived for the admin.
     await http().delete(`/v1/tickets/${ticketId}`).set('Authorization', member).expect(200);
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     expect((await http().get('/v1/tickets').set('Authorization', member).expect(200)).body.items.map((item: { id: string }) => item.id)).not.toContain(ticketId);
     expect((await http().get('/v1/approvals?view=resolved').set('Authorization', admin).expect(200)).body.items.map((item: { id: string }) => item.id)).not.toContain(ticketId);
     const archived = (await http().get('/v1/approvals?view=archived').set('Authorization', admin).expect(200)).body.items;

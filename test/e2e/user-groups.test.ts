@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+import { caughtUp, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 
 // User groups over HTTP: a group joins a project with a project role, its users log in to
 // the project through it (the strongest of direct and group roles wins), a user removed from
@@ -76,7 +76,7 @@ describe('user groups', () => {
     await http().get(`/v1/projects/${projectId}`).set('Authorization', unaSession).expect(401);
     await projectLogin('una', projectId).expect(403).expect((response) => expect(response.body.code).toBe('NOT_A_MEMBER'));
 
-    await s.runner.waitFor(await s.eventStore.headPosition(), 10_000);
+    await caughtUp(s);
     const groupsOfProject = await http().get(`/v1/projects/${projectId}/user-groups`).set('Authorization', admin).expect(200);
     expect(groupsOfProject.body.items).toMatchObject([{ projectId, userGroupId, role: 'project-admin' }]);
     const projectsOfGroup = await http().get(`/v1/user-groups/${userGroupId}/projects`).set('Authorization', admin).expect(200);
@@ -96,7 +96,7 @@ describe('user groups', () => {
     await http().get(`/v1/projects/${projectId}`).set('Authorization', wesSession).expect(200);
 
     // Every step is a task in the audit log.
-    await s.runner.waitFor(await s.eventStore.headPosition(), 10_000);
+    await caughtUp(s);
     const audit = await http().get('/v1/audit-log?limit=1000').set('Authorization', admin).expect(200);
     const actions = audit.body.items.map((item: { action: string }) => item.action);
     expect(actions).toEqual(expect.arrayContaining(['CreateUserGroup', 'AddProjectUserGroup', 'RemoveUserGroupUser', 'DeleteUserGroup']));
@@ -111,7 +111,7 @@ describe('user groups', () => {
       .expect((response) => expect(response.body.code).toBe('DEPARTMENT_NOT_FOUND'));
     await http().patch(`/v1/projects/${project.body.id}`).set('Authorization', admin).send({ departmentId: other.body.id }).expect(200)
       .expect((response) => expect(response.body.departmentId).toBe(other.body.id));
-    await s.runner.waitFor(await s.eventStore.headPosition(), 10_000);
+    await caughtUp(s);
     const listed = await http().get(`/v1/projects?q=departmentId=${other.body.id}`).set('Authorization', admin).expect(200);
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([project.body.id]);
     await http().patch(`/v1/projects/${project.body.id}`).set('Authorization', admin).send({ departmentId: null }).expect(200)

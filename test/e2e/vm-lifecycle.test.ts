@@ -2,13 +2,12 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../adapters/clock/manual.js';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
 import { expungeScheduleProjection } from '../../projections/compute/expunge-schedule.js';
 import { vmInstancesProjection } from '../../projections/compute/vm-instances.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
+import type { TestStratus } from '../support/stratus.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // The whole story through the API: build an inventory, create VMs with each strategy, stop,
 // start, reboot, pause, resume, rename, change offering, delete under each deletion policy,
@@ -21,16 +20,12 @@ let auth: string;
 let inventory: VmInventory;
 
 beforeAll(async () => {
-  stratus = await startStratus({ clock });
-  auth = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, auth), {
-    dir: join(stratus.dataDir, 'images'),
-    hosts: 2,
-    hostCapacity: { cpuCount: 8, memoryBytes: 16 * GiB },
+  ({ stratus, admin: auth, inventory } = await startStratusWithVms({
+    clock, hosts: 2, hostCapacity: { cpuCount: 8, memoryBytes: 16 * GiB },
     ipRange: { startIp: '10.20.0.10', endIp: '10.20.0.40', gateway: '10.20.0.1', netmask: '255.255.255.0' },
-  });
+  }));
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
 const wait = { Prefer: 'wait=30' };
 const post = (path: string, body: object = {}, headers: Record<string, string> = wait) =>
@@ -429,14 +424,6 @@ describe('audit and read models', () => {
     await stratus.vmLifecycle.process.drained();
     const head = await stratus.eventStore.headPosition();
     expect(await stratus.runner.waitFor(head, 10_000)).toBe(true);
-    const scratch = openSqliteReadStore({ file: join(stratus.dataDir, 'rebuild.db') });
-    try {
-      for (const projection of [vmInstancesProjection, expungeScheduleProjection]) {
-        await rebuildProjection({ eventStore: stratus.eventStore, target: scratch, projection, until: head });
-        expect(await compareProjection(projection, stratus.readStore, scratch)).toEqual([]);
-      }
-    } finally {
-      await scratch.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, { scratchFile: join(stratus.dataDir, 'rebuild.db'), until: head, projections: [vmInstancesProjection, expungeScheduleProjection] });
   });
 });

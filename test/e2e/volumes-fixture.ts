@@ -48,12 +48,4 @@ export async function buildComputeInventory(stratus: TestStratus, auth: string, 
   return { zone, cluster, host, storage, image, offering, diskOffering, l3 };
 }
 
-/** Reads until `check` passes: for what asynchronous processes finish (no timing is asserted). */
-export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+export { eventually } from '../support/eventually.js';

@@ -4,10 +4,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../adapters/clock/manual.js';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
 import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 import { buildComputeInventory, eventually, GiB } from './volumes-fixture.js';
 
@@ -261,15 +258,6 @@ describe('data volumes and snapshots with a VM', () => {
   it('keeps the volume and snapshot read models equal to a rebuild from the events', async () => {
     const position = Number(await head());
     expect(await stratus.runner.waitFor(position, 10_000)).toBe(true);
-    const rebuilt = openSqliteReadStore({ file: join(stratus.dataDir, 'rebuilt-volumes.db') });
-    try {
-      for (const name of ['volumes', 'volume-snapshots']) {
-        const projection = allProjections.find((candidate) => candidate.name === name)!;
-        await rebuildProjection({ eventStore: stratus.eventStore, target: rebuilt, projection, until: position });
-        expect({ name, differences: await compareProjection(projection, stratus.readStore, rebuilt) }).toEqual({ name, differences: [] });
-      }
-    } finally {
-      await rebuilt.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, { scratchFile: join(stratus.dataDir, 'rebuilt-volumes.db'), until: position, projections: ['volumes', 'volume-snapshots'] });
   });
 });

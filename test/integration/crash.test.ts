@@ -1,13 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
+import { startServerProcess } from '../support/server-process.js';
 import { adminPassword, removeDir, startStratus } from '../support/stratus.js';
 
 // A Stratus process under write load is killed with SIGKILL. After a restart, every command
@@ -16,25 +12,11 @@ import { adminPassword, removeDir, startStratus } from '../support/stratus.js';
 const dataDir = mkdtempSync(join(tmpdir(), 'stratus-crash-'));
 afterAll(() => removeDir(dataDir));
 
-function startServer(): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/stratus.ts', 'serve'], {
-    env: { ...process.env, STRATUS_DATA_DIR: dataDir, STRATUS_PORT: '0', STRATUS_HOST: '127.0.0.1', STRATUS_ADMIN_PASSWORD: adminPassword, STRATUS_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-      if (match) resolve({ child, base: `http://127.0.0.1:${match[1]}` });
-    });
-  });
-}
-
 interface Acknowledged { kind: 'setting' | 'login'; taskId?: string; sessionId?: string }
 
 describe('crash safety', () => {
   it('keeps every acknowledged command across SIGKILL, and projections equal a rebuild', async () => {
-    const { child, base } = await startServer();
+    const { child, base } = await startServerProcess(dataDir);
     const login = await fetch(`${base}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: adminPassword }) });
     const token = ((await login.json()) as { token: string }).token;
     const acknowledged: Acknowledged[] = [];
@@ -81,15 +63,7 @@ describe('crash safety', () => {
       }
       const head = await stratus.eventStore.headPosition();
       expect(await stratus.runner.waitFor(head, 30_000)).toBe(true);
-      const scratch = openSqliteReadStore({ file: join(dataDir, 'rebuild.db') });
-      try {
-        for (const projection of allProjections) {
-          await rebuildProjection({ eventStore: stratus.eventStore, target: scratch, projection, until: head });
-          expect(await compareProjection(projection, stratus.readStore, scratch)).toEqual([]);
-        }
-      } finally {
-        await scratch.close();
-      }
+      await expectReadModelsEqualRebuild(stratus, { scratchFile: join(dataDir, 'rebuild.db'), until: head });
     } finally {
       await stratus.stop();
     }

@@ -1,10 +1,10 @@
-import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAggregate } from '../../commands/shared/handle-command.js';
 import { projectDecider, projectStream } from '../../domain/tenancy/project.js';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import type { TestStratus } from '../support/stratus.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // 50 VMs asked for at once in a project with a quota of 10 VMs, on a pool with room for all
 // of them: the quota alone limits, and it holds — reservations race on the project stream.
@@ -14,16 +14,12 @@ let auth: string;
 let inventory: VmInventory;
 
 beforeAll(async () => {
-  stratus = await startStratus();
-  auth = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, auth), {
-    dir: join(stratus.dataDir, 'images'),
-    hosts: 4,
-    hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
+  ({ stratus, admin: auth, inventory } = await startStratusWithVms({
+    hosts: 4, hostCapacity: { cpuCount: 64, memoryBytes: 256 * GiB },
     ipRange: { startIp: '10.30.0.10', endIp: '10.30.0.200', gateway: '10.30.0.1', netmask: '255.255.255.0' },
-  });
+  }));
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
 describe('project quota under concurrency', () => {
   it('lets exactly 10 of 50 concurrent creates through a quota of 10 VMs, and gives quota back on expunge', async () => {

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { adminPassword, removeDir, startStratus } from '../support/stratus.js';
+import { adminPassword, caughtUp, removeDir, startStratus } from '../support/stratus.js';
 
 // `stratus replay` as an operator runs it: against a stopped server's data directory.
 
@@ -18,7 +18,7 @@ describe('stratus replay', () => {
     await stratus.http.post('/v1/sessions').send({ username: 'admin', password: 'wrong password' }).expect(401);
     const token = await stratus.login('admin', adminPassword);
     await stratus.http.put('/v1/settings/session.timeout').set('Authorization', token).set('Prefer', 'wait=5').send({ value: 3600 }).expect(200);
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     await stratus.stop();
 
     const run = replay(stratus.dataDir, 'all');

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { removeDir, startStratus } from '../support/stratus.js';
+import { caughtUp, removeDir, startStratus } from '../support/stratus.js';
 
 // The tickets read model (inboxes, histories with resubmissions and freezes) is a function of
 // the events: `stratus replay tickets` rebuilds it from position zero equal to the live one.
@@ -13,7 +13,7 @@ describe('stratus replay tickets', () => {
     const projectId = (await http.post('/v1/projects').set('Authorization', admin).send({ name: 'replayed' }).expect(201)).body.id as string;
     const steps = [{ name: 'admin', approver: { kind: 'admin' } }, { name: 'admin again', approver: { kind: 'admin' } }];
     const processId = (await http.post('/v1/ticket-processes').set('Authorization', admin).send({ projectId, name: 'p', ticketTypes: ['DeleteVm'], steps }).expect(201)).body.id as string;
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     const file = async () => (await http.post('/v1/tickets').set('Authorization', admin).send({ type: 'DeleteVm', projectId, request: { vmId: 'no-such-vm' } }).expect(201)).body.id as string;
     const [first, second] = [await file(), await file()];
     await http.post(`/v1/tickets/${first}/approve`).set('Authorization', admin).send({ remarks: 'one' }).expect(200);
@@ -28,7 +28,7 @@ describe('stratus replay tickets', () => {
       if (ticket.steps.length === 1) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 10_000);
+    await caughtUp(stratus);
     await stratus.stop();
 
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/stratus.ts', 'replay', 'tickets'], {

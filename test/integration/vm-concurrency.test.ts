@@ -1,18 +1,16 @@
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
 import { hostAggregates } from '../../commands/compute/host-capacity.js';
 import { primaryStorageAggregates } from '../../commands/compute/primary-storage-capacity.js';
 import { l3Aggregates } from '../../commands/network/ipam.js';
 import { hostStream } from '../../domain/compute/host.js';
 import { primaryStorageStream } from '../../domain/compute/primary-storage.js';
 import { l3NetworkStream } from '../../domain/network/l3-network.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
-import { buildVmInventory, postWith, GiB, type VmInventory } from '../support/vm-inventory.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
+import type { TestStratus } from '../support/stratus.js';
+import { startStratusWithVms, stopStratus } from '../support/stratus-with-vms.js';
+import { GiB, type VmInventory } from '../support/vm-inventory.js';
 
 // 100 VMs asked for at once against a pool too small for all of them (3 hosts of 12 vCPU,
 // 2-vCPU VMs: 18 fit; 30 addresses), with a few host faults on top. Whatever succeeds must
@@ -25,16 +23,12 @@ let inventory: VmInventory;
 const capacity = { cpuCount: 12, memoryBytes: 24 * GiB };
 
 beforeAll(async () => {
-  stratus = await startStratus();
-  auth = await stratus.login();
-  inventory = await buildVmInventory(postWith(stratus.app, auth), {
-    dir: join(stratus.dataDir, 'images'),
-    hosts: 3,
-    hostCapacity: capacity,
+  ({ stratus, admin: auth, inventory } = await startStratusWithVms({
+    hosts: 3, hostCapacity: capacity,
     ipRange: { startIp: '10.20.0.10', endIp: '10.20.0.39', gateway: '10.20.0.1', netmask: '255.255.255.0' },
-  });
+  }));
 });
-afterAll(async () => { await stratus.stop(); removeDir(stratus.dataDir); });
+afterAll(() => stopStratus(stratus));
 
 describe('100 concurrent creates against a small pool', () => {
   it('never over-commits a host or hands out an address twice, and compensates every failure', async () => {
@@ -119,14 +113,6 @@ describe('100 concurrent creates against a small pool', () => {
     expect(tasks).toEqual([]);
 
     // Every read model equals a rebuild from the events.
-    const scratch = openSqliteReadStore({ file: join(stratus.dataDir, 'rebuild.db') });
-    try {
-      for (const projection of allProjections) {
-        await rebuildProjection({ eventStore: stratus.eventStore, target: scratch, projection, until: head });
-        expect(await compareProjection(projection, stratus.readStore, scratch), projection.name).toEqual([]);
-      }
-    } finally {
-      await scratch.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, { scratchFile: join(stratus.dataDir, 'rebuild.db'), until: head });
   });
 });

@@ -1,11 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteEventStore } from '../../adapters/eventstore/sqlite.js';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
 import { hostAggregates, reserveHostCapacity } from '../../commands/compute/host-capacity.js';
 import { allocateIp, l3Aggregates } from '../../commands/network/ipam.js';
 import { idFromName } from '../../commands/shared/ids.js';
@@ -13,9 +10,8 @@ import { hostStream } from '../../domain/compute/host.js';
 import { nicIdName, rootVolumeIdName, vmDecider, vmStream, type VmInstance } from '../../domain/compute/vm.js';
 import { l3NetworkStream } from '../../domain/network/l3-network.js';
 import { fold } from '../../domain/shared/decider.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
+import { startServerProcess } from '../support/server-process.js';
 import { adminPassword, removeDir, startStratus } from '../support/stratus.js';
 import { buildVmInventory, GiB, type Post, type VmInventory } from '../support/vm-inventory.js';
 
@@ -26,20 +22,6 @@ import { buildVmInventory, GiB, type Post, type VmInventory } from '../support/v
 
 const dirs: string[] = [];
 afterAll(() => { for (const dir of dirs) removeDir(dir); });
-
-function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/stratus.ts', 'serve'], {
-    env: { ...process.env, STRATUS_DATA_DIR: dataDir, STRATUS_PORT: '0', STRATUS_HOST: '127.0.0.1', STRATUS_ADMIN_PASSWORD: adminPassword, STRATUS_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(line);
-      if (match) resolve({ child, base: `http://127.0.0.1:${match[1]}` });
-    });
-  });
-}
 
 function client(base: string, token?: string) {
   const headers = (extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra });
@@ -69,21 +51,13 @@ async function until(check: () => Promise<boolean>, what: string) {
   throw new Error(`never happened: ${what}`);
 }
 
-async function expectReadModelsEqualRebuild(dataDir: string) {
+async function expectRestartedReadModelsEqualRebuild(dataDir: string) {
   const stratus = await startStratus({ dataDir });
   try {
     await stratus.vmLifecycle.process.drained();
     const head = await stratus.eventStore.headPosition();
     expect(await stratus.runner.waitFor(head, 30_000)).toBe(true);
-    const scratch = openSqliteReadStore({ file: join(dataDir, 'rebuild.db') });
-    try {
-      for (const projection of allProjections) {
-        await rebuildProjection({ eventStore: stratus.eventStore, target: scratch, projection, until: head });
-        expect(await compareProjection(projection, stratus.readStore, scratch), projection.name).toEqual([]);
-      }
-    } finally {
-      await scratch.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, { scratchFile: join(dataDir, 'rebuild.db'), until: head });
   } finally {
     await stratus.stop();
   }
@@ -93,7 +67,7 @@ describe('SIGKILL while a VM is being built and another expunged', () => {
   it('both finish after the restart, and their tasks end as they would have', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'stratus-vm-crash-'));
     dirs.push(dataDir);
-    let server = await startServer(dataDir);
+    let server = await startServerProcess(dataDir);
     let api = await login(server.base);
     const inventory: VmInventory = await buildVmInventory(api.post, {
       dir: join(dataDir, 'images'), hosts: 2, hostCapacity: { cpuCount: 8, memoryBytes: 16 * GiB },
@@ -121,7 +95,7 @@ describe('SIGKILL while a VM is being built and another expunged', () => {
     server.child.kill('SIGKILL');
     await new Promise((resolve) => server.child.once('exit', resolve));
 
-    server = await startServer(dataDir);
+    server = await startServerProcess(dataDir);
     api = await login(server.base);
     const created = await api.get(`/v1/tasks/${creating.body.id}`, { prefer: 'wait=30' });
     expect(created.body).toMatchObject({ state: 'succeeded', result: { id: survivorId, state: 'Running', hostId: hostA } });
@@ -154,7 +128,7 @@ describe('SIGKILL while a VM is being built and another expunged', () => {
     } finally {
       await stratus.stop();
     }
-    await expectReadModelsEqualRebuild(dataDir);
+    await expectRestartedReadModelsEqualRebuild(dataDir);
   }, 300_000); // two child processes and restarts: slow on a loaded 2-core machine, not a timed assertion
 });
 
@@ -228,6 +202,6 @@ describe('a crash right after the allocation reserved a host (stores closed and 
     } finally {
       await stratus.stop();
     }
-    await expectReadModelsEqualRebuild(dataDir);
+    await expectRestartedReadModelsEqualRebuild(dataDir);
   });
 });

@@ -3,79 +3,44 @@
 // A blank qcow2 image is enough: the firmware boots and finds nothing, QEMU runs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
+import { startLibvirtInventory, stopLibvirtInventory, type LibvirtInventory } from '../support/libvirt-inventory.js';
 
 const uri = process.env.STRATUS_TEST_LIBVIRT_URI;
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
-
-const virsh = (...args: string[]) => execFileSync('virsh', ['-q', '-c', uri!, ...args], { encoding: 'utf8' }).trim();
-const domstate = (vmId: string) => {
-  try { return virsh('domstate', `stratus-${vmId}`); } catch { return 'absent'; }
-};
+const storageDir = `/var/lib/stratus/libvirt-e2e-${process.pid}`;
 
 describe.skipIf(!uri)('Stratus on libvirt + QEMU, end to end', () => {
-  let stratus: TestStratus;
-  let auth: string;
-  const ids = {} as Record<'host' | 'image' | 'badImage' | 'offering' | 'l3' | 'vm', string>;
-
-  const wait = { Prefer: 'wait=120' };
-  const post = (path: string, body: object = {}) => request(stratus.app).post(path).set('Authorization', auth).set(wait).send(body);
-  const del = (path: string) => request(stratus.app).delete(path).set('Authorization', auth).set(wait);
-  const get = (path: string) => request(stratus.app).get(path).set('Authorization', auth);
-  const created = async (path: string, body: object) => {
-    const response = await post(path, body);
-    if (response.status !== 201) throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
-    return response.body.id as string;
-  };
+  let kvm: LibvirtInventory;
+  const ids = {} as Record<'host' | 'image' | 'badImage' | 'vm', string>;
+  const post = (path: string, body: object = {}) => kvm.post(path, body);
+  const del = (path: string) => kvm.del(path);
+  const get = (path: string) => kvm.get(path);
+  const created = (path: string, body: object) => kvm.created(path, body);
+  const virsh = (...args: string[]) => kvm.virsh(...args);
+  const domstate = (vmId: string) => kvm.domstate(vmId);
+  const vmBody = (name: string, extra: object = {}) => kvm.vmBody(name, extra);
 
   beforeAll(async () => {
-    if (process.env.STRATUS_TEST_LIBVIRT_NETWORK) process.env.STRATUS_LIBVIRT_NETWORK = process.env.STRATUS_TEST_LIBVIRT_NETWORK;
-    else process.env.STRATUS_LIBVIRT_USER_NETWORKING = 'true';
-    // Nothing in a blank disk answers ACPI: a short grace period, then the cold fallback.
-    process.env.STRATUS_LIBVIRT_GRACE_STOP_MS = '1000';
-    process.env.STRATUS_LIBVIRT_STORAGE_DIR = `/var/lib/stratus/libvirt-e2e-${process.pid}`;
-    stratus = await startStratus();
-    auth = await stratus.login();
-
-    const dir = join(stratus.dataDir, 'images');
-    mkdirSync(dir, { recursive: true });
-    const imageFile = join(dir, 'blank.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', imageFile, '64M']);
-    const bytes = readFileSync(imageFile);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-
-    const zoneId = await created('/v1/zones', { name: 'zone-kvm' });
-    const clusterId = await created('/v1/clusters', { zoneId, name: 'kvm', hypervisorType: 'KVM' });
-    ids.host = await created('/v1/hosts', { name: 'this-machine', clusterId, hypervisorType: 'KVM', managementIp: '127.0.0.1', username: 'root', password: 'unused-on-a-local-uri', libvirtUri: uri });
-    await created('/v1/primary-storages', { zoneId, name: 'local', type: 'LocalStorage', url: '/var/lib/stratus/volumes', totalCapacityBytes: 100 * GiB });
-    const url = pathToFileURL(imageFile).href;
-    ids.image = await created('/v1/images', { name: 'blank', url, format: 'qcow2', platform: 'Linux', sha256, sizeBytes: bytes.length });
-    ids.badImage = await created('/v1/images', { name: 'tampered', url, format: 'qcow2', platform: 'Linux', sha256: '0'.repeat(64), sizeBytes: bytes.length });
-    ids.offering = await created('/v1/instance-offerings', { name: 'tiny', cpuCount: 1, memoryBytes: 128 * MiB });
-    const l2NetworkId = await created('/v1/l2-networks', { zoneId, name: 'flat', physicalInterface: 'eth0' });
-    ids.l3 = await created('/v1/l3-networks', { l2NetworkId, name: 'private' });
-    await created(`/v1/l3-networks/${ids.l3}/ip-ranges`, { startIp: '10.30.0.10', endIp: '10.30.0.40', gateway: '10.30.0.1', netmask: '255.255.255.0' });
+    kvm = await startLibvirtInventory({
+      uri: uri!,
+      host: { managementIp: '127.0.0.1', username: 'root', password: 'unused-on-a-local-uri', libvirtUri: uri! },
+      storageDir,
+      subnet: '10.30.0',
+      ...(process.env.STRATUS_TEST_LIBVIRT_NETWORK ? { network: process.env.STRATUS_TEST_LIBVIRT_NETWORK } : {}),
+      // Five 1-vCPU VMs at once on a 2-core machine, as any KVM cloud over-commits vCPUs.
+      cpuOvercommit: 8,
+    });
+    ids.host = kvm.ids.host;
+    ids.image = kvm.ids.image;
+    ids.badImage = await created('/v1/images', { name: 'tampered', url: pathToFileURL(kvm.imageFile).href, format: 'qcow2', platform: 'Linux', sha256: '0'.repeat(64), sizeBytes: readFileSync(kvm.imageFile).length });
   });
 
   afterAll(async () => {
-    await stratus?.stop();
-    if (stratus) removeDir(stratus.dataDir);
-    // The pools point into this run's storage directory: undefine them for the next run.
-    for (const pool of ['stratus-images', 'stratus-volumes']) {
-      for (const step of ['pool-destroy', 'pool-undefine']) {
-        try { virsh(step, pool); } catch { /* not there */ }
-      }
-    }
-    removeDir(process.env.STRATUS_LIBVIRT_STORAGE_DIR!);
+    await stopLibvirtInventory(kvm, { uri: uri!, storageDir });
   });
-
-  const vmBody = (name: string, extra: object = {}) => ({ name, instanceOfferingId: ids.offering, imageId: ids.image, l3NetworkIds: [ids.l3], ...extra });
 
   /** Polls the read model until the VM shows `state` (the power sync job runs every few seconds). */
   async function untilState(vmId: string, state: string): Promise<string> {
@@ -142,6 +107,25 @@ describe.skipIf(!uri)('Stratus on libvirt + QEMU, end to end', () => {
     const failed = await post('/v1/vm-instances', vmBody('tampered', { imageId: ids.badImage }));
     expect(failed.status).toBe(409);
     expect(failed.body.code).toBe('IMAGE_CHECKSUM_MISMATCH');
+  });
+
+  it('creates four VMs at once from an image not cached yet: all Running, the image fetched into the cache once', async () => {
+    const dir = join(kvm.stratus.dataDir, 'images');
+    const imageFile = join(dir, 'second.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', imageFile, '32M']);
+    const bytes = readFileSync(imageFile);
+    const imageId = await created('/v1/images', {
+      name: 'second', url: pathToFileURL(imageFile).href, format: 'qcow2', platform: 'Linux', sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length,
+    });
+    const vms = await Promise.all([1, 2, 3, 4].map((index) => post('/v1/vm-instances', vmBody(`at-once-${index}`, { imageId }))));
+    for (const vm of vms) expect(vm.status, JSON.stringify(vm.body)).toBe(201);
+    for (const vm of vms) expect(domstate(vm.body.id as string)).toBe('running');
+    expect(virsh('vol-list', '--pool', 'stratus-images').split('\n').filter((line) => line.trim().startsWith(`${imageId}.`))).toHaveLength(1);
+    for (const vm of vms) {
+      await del(`/v1/vm-instances/${vm.body.id as string}`).expect(200);
+      await post(`/v1/vm-instances/${vm.body.id as string}/expunge`).expect(200);
+      expect(domstate(vm.body.id as string)).toBe('absent');
+    }
   });
 
   it('deletes under Delay (domain undefined, files kept), recovers, then expunges: domain and files gone', async () => {

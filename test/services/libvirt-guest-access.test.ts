@@ -5,80 +5,39 @@
 // a blank image runs no agent, so guest access fails GUEST_AGENT_UNAVAILABLE; anti-spoofing
 // puts clean-traffic on the NIC only when on; expunge removes the seed with the VM.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLibvirtInventory, stopLibvirtInventory, type LibvirtInventory } from '../support/libvirt-inventory.js';
 import { ed25519Key } from '../support/ssh-keys.js';
-import { removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 
 const uri = process.env.STRATUS_TEST_LIBVIRT_URI;
 const network = process.env.STRATUS_TEST_LIBVIRT_NETWORK;
-const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
 const rootPassword = 'Kvm-Root-Secret-2026';
 const key = ed25519Key(21, 'ops@stratus');
 
-const virsh = (...args: string[]) => execFileSync('virsh', ['-q', '-c', uri!, ...args], { encoding: 'utf8' }).trim();
 const isoFile = (iso: string, name: string) => execFileSync('isoinfo', ['-R', '-i', iso, '-x', `/${name}`], { encoding: 'utf8' });
 
 describe.skipIf(!uri)('guest access on libvirt + QEMU, end to end', () => {
-  let stratus: TestStratus;
-  let auth: string;
-  const ids = {} as Record<'image' | 'offering' | 'l3', string>;
+  let kvm: LibvirtInventory;
   const storageDir = `/var/lib/stratus/libvirt-guest-access-${process.pid}`;
-
-  const wait = { Prefer: 'wait=120' };
-  const post = (path: string, body: object = {}) => request(stratus.app).post(path).set('Authorization', auth).set(wait).send(body);
-  const get = (path: string) => request(stratus.app).get(path).set('Authorization', auth);
-  const created = async (path: string, body: object) => {
-    const response = await post(path, body);
-    if (response.status !== 201) throw new Error(`POST ${path} answered ${response.status}: ${JSON.stringify(response.body)}`);
-    return response.body.id as string;
-  };
-  const vmBody = (name: string, extra: object = {}) => ({ name, instanceOfferingId: ids.offering, imageId: ids.image, l3NetworkIds: [ids.l3], ...extra });
+  const post = (path: string, body: object = {}) => kvm.post(path, body);
+  const get = (path: string) => kvm.get(path);
+  const virsh = (...args: string[]) => kvm.virsh(...args);
+  const vmBody = (name: string, extra: object = {}) => kvm.vmBody(name, extra);
 
   beforeAll(async () => {
-    if (network) process.env.STRATUS_LIBVIRT_NETWORK = network;
-    else process.env.STRATUS_LIBVIRT_USER_NETWORKING = 'true';
-    process.env.STRATUS_LIBVIRT_GRACE_STOP_MS = '1000';
-    process.env.STRATUS_LIBVIRT_STORAGE_DIR = storageDir;
-    stratus = await startStratus();
-    auth = await stratus.login();
-
-    const dir = join(stratus.dataDir, 'images');
-    mkdirSync(dir, { recursive: true });
-    const imageFile = join(dir, 'blank.qcow2');
-    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', imageFile, '64M']);
-    const bytes = readFileSync(imageFile);
-    const zoneId = await created('/v1/zones', { name: 'zone-kvm' });
-    const clusterId = await created('/v1/clusters', { zoneId, name: 'kvm', hypervisorType: 'KVM' });
-    await created('/v1/hosts', { name: 'this-machine', clusterId, hypervisorType: 'KVM', managementIp: '127.0.0.1', username: 'root', password: 'unused-on-a-local-uri', libvirtUri: uri });
-    await created('/v1/primary-storages', { zoneId, name: 'local', type: 'LocalStorage', url: '/var/lib/stratus/volumes', totalCapacityBytes: 100 * GiB });
-    ids.image = await created('/v1/images', {
-      name: 'blank', url: pathToFileURL(imageFile).href, format: 'qcow2', platform: 'Linux', sha256: createHash('sha256').update(bytes).digest('hex'), sizeBytes: bytes.length,
+    kvm = await startLibvirtInventory({
+      uri: uri!,
+      host: { managementIp: '127.0.0.1', username: 'root', password: 'unused-on-a-local-uri', libvirtUri: uri! },
+      storageDir,
+      subnet: '10.31.0',
+      ...(network ? { network } : {}),
     });
-    ids.offering = await created('/v1/instance-offerings', { name: 'tiny', cpuCount: 1, memoryBytes: 128 * MiB });
-    const l2NetworkId = await created('/v1/l2-networks', { zoneId, name: 'flat', physicalInterface: 'eth0' });
-    ids.l3 = await created('/v1/l3-networks', { l2NetworkId, name: 'private' });
-    await created(`/v1/l3-networks/${ids.l3}/ip-ranges`, { startIp: '10.31.0.10', endIp: '10.31.0.40', gateway: '10.31.0.1', netmask: '255.255.255.0' });
   });
 
   afterAll(async () => {
-    await stratus?.stop();
-    if (stratus) removeDir(stratus.dataDir);
-    for (const name of virsh('list', '--all', '--name').split('\n').filter((n) => n.startsWith('stratus-'))) {
-      try { virsh('destroy', name); } catch { /* off */ }
-      try { virsh('undefine', name, '--snapshots-metadata'); } catch { /* gone */ }
-    }
-    for (const pool of ['stratus-images', 'stratus-volumes']) {
-      for (const step of ['pool-destroy', 'pool-undefine']) {
-        try { virsh(step, pool); } catch { /* not there */ }
-      }
-    }
-    removeDir(storageDir);
+    await stopLibvirtInventory(kvm, { uri: uri!, storageDir });
   });
 
   let vmId: string;
@@ -133,7 +92,7 @@ describe.skipIf(!uri)('guest access on libvirt + QEMU, end to end', () => {
 
   it('removes the seed with the VM: gone after delete and expunge', async () => {
     expect(existsSync(seedPath)).toBe(true);
-    await request(stratus.app).delete(`/v1/vm-instances/${vmId}`).set('Authorization', auth).set(wait).expect(200);
+    await kvm.del(`/v1/vm-instances/${vmId}`).expect(200);
     await post(`/v1/vm-instances/${vmId}/expunge`).expect(200);
     expect(existsSync(seedPath)).toBe(false);
   });

@@ -12,7 +12,7 @@ import { hostTopic, resultsTopic, type EffectCommand, type EffectResultMessage }
 const silent = { info() {}, warn() {}, error() {} };
 const eventually = (assertion: () => void) => vi.waitFor(assertion, { timeout: 10_000, interval: 2 });
 
-function setup(options: { driver?: HypervisorDriver; hostAccess?: (hostId: string) => Promise<HostAccess | undefined>; hosts?: 'all' | string[] } = {}) {
+function setup(options: { driver?: HypervisorDriver; hostAccess?: (hostId: string) => Promise<HostAccess | undefined>; hosts?: 'all' | string[]; hostConcurrency?: number } = {}) {
   const clock = manualClock();
   const bus = createLocalBus({ retryDelayMs: () => 1 });
   const calls: Array<{ host: HostAccess; operation: HypervisorOperation }> = [];
@@ -33,12 +33,13 @@ function setup(options: { driver?: HypervisorDriver; hostAccess?: (hostId: strin
     }),
     openSecret: (sealed) => sealed,
     hosts: options.hosts ?? 'all',
+    ...(options.hostConcurrency ? { hostConcurrency: options.hostConcurrency } : {}),
   });
   const results: EffectResultMessage[] = [];
   const ready = bus.subscribe<EffectResultMessage>({ topic: resultsTopic, group: 'test', handler: async (message) => { results.push(message.value); } });
-  const send = (command: Partial<EffectCommand> & { hostId: string }) => bus.publish([{
+  const send = (command: Partial<EffectCommand> & { hostId: string }, key = command.hostId) => bus.publish([{
     topic: hostTopic(command.hostId),
-    key: command.hostId,
+    key,
     value: { operationId: randomUUID(), route: 'r', operation: { op: 'host.probe' }, deadline: clock.now() + 300_000, ...command },
   }]);
   return { clock, bus, agent, calls, results, ready, send, accessLoads };
@@ -156,6 +157,37 @@ describe('hypervisor agent', () => {
     await t.agent.expireJob.run(t.clock.now());
     await eventually(() => expect(t.results).toHaveLength(2));
     expect(t.results.map((result) => (result.outcome.ok ? 'ok' : result.outcome.error.code))).toEqual(['OPERATION_TIMEOUT', 'ok']);
+  });
+
+  it('answers OPERATION_TIMEOUT, without running it, a command whose deadline passes while it waits for a slot of its host', async () => {
+    let release!: () => void;
+    const ran: string[] = [];
+    const t = setup({
+      hostConcurrency: 1,
+      driver: {
+        name: 'held',
+        execute(_host, operation) {
+          const { vmId } = operation as { vmId: string };
+          ran.push(vmId);
+          const result = { vmId, state: 'Running' } as never;
+          return vmId === 'busy' ? new Promise((resolve) => { release = () => resolve(result); }) : Promise.resolve(result);
+        },
+      },
+    });
+    await t.ready;
+    await t.agent.start();
+    const hostId = randomUUID();
+    await t.send({ hostId, operation: { op: 'vm.state', vmId: 'busy' }, deadline: t.clock.now() + 60_000 }, 'vm:busy');
+    await t.send({ hostId, operation: { op: 'vm.state', vmId: 'late' }, deadline: t.clock.now() + 1000 }, 'vm:late');
+    await eventually(() => expect(t.agent.waiting()).toBe(1));
+    t.clock.advance(1000);
+    await t.agent.expireJob.run(t.clock.now());
+    await eventually(() => expect(t.results).toHaveLength(1));
+    expect(t.results[0]!.outcome).toMatchObject({ ok: false, error: { code: 'OPERATION_TIMEOUT' } });
+    release();
+    await eventually(() => expect(t.results).toHaveLength(2));
+    expect(ran).toEqual(['busy']);
+    expect(t.results[1]!.outcome.ok).toBe(true);
   });
 
   it('leaves an operation cut off by its shutdown for redelivery instead of reporting it failed', async () => {
