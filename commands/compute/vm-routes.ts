@@ -7,8 +7,8 @@ import { markImageError } from './images.js';
 import { handleVmCommand } from './vm-store.js';
 
 // The VM's hypervisor steps as effects (DESIGN.md §6). A step event asks for one or more
-// operations on the VM's host; the dispatcher keys them by host, so they run there one
-// after the other, in order. The step's outcome is that of its last operation, or of the
+// operations on the VM's host; the dispatcher keys them by VM (effect.ts orderKeyOf), so
+// they run there one after the other, in order, while other VMs' operations proceed. The step's outcome is that of its last operation, or of the
 // first that fails (the later ones then fail too, or find nothing to do, and are stale by
 // the time they report: the VM has moved to another step).
 
