@@ -1,10 +1,7 @@
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteReadStore } from '../../adapters/readstore/sqlite.js';
-import { allProjections } from '../../projections/index.js';
-import { compareProjection } from '../../projections/shared/compare.js';
-import { rebuildProjection } from '../../projections/shared/runner.js';
+import { expectReadModelsEqualRebuild } from '../support/read-models.js';
 import { caughtUp, removeDir, startStratus, type TestStratus } from '../support/stratus.js';
 import { buildVmInventory, GiB, postWith, type VmInventory } from '../support/vm-inventory.js';
 
@@ -84,15 +81,6 @@ describe('projections in their own thread', () => {
 
   it('leaves every read model equal to a rebuild', async () => {
     await caughtUp(stratus);
-    const head = await stratus.eventStore.headPosition();
-    const scratch = openSqliteReadStore({ file: join(dataDir, 'rebuild.db') });
-    try {
-      for (const projection of allProjections) {
-        await rebuildProjection({ eventStore: stratus.eventStore, target: scratch, projection, until: head });
-        expect(await compareProjection(projection, stratus.readStore, scratch)).toEqual([]);
-      }
-    } finally {
-      await scratch.close();
-    }
+    await expectReadModelsEqualRebuild(stratus, { scratchFile: join(dataDir, 'rebuild.db'), until: await stratus.eventStore.headPosition() });
   });
 });
