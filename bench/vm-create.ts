@@ -87,7 +87,11 @@ async function main() {
     const quantile = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
     const { seconds, failures } = outcome;
     for (const error of outcome.errors) process.stderr.write(`${error}\n`);
+    // Every VM answered Running; the read models, once caught up, must say so too.
+    await stratus.runner.waitFor(await stratus.eventStore.headPosition(), 30_000);
     const running = await stratus.readStore.count('vm_instances', { state: 'Running' });
+    const notRunning = await stratus.readStore.find('vm_instances', { state: { $ne: 'Running' } }, { limit: 5 });
+    for (const vm of notRunning) process.stderr.write(`  not Running in the read model: ${String(vm.name)} ${String(vm.state)}\n`);
 
     const rate = (vms - failures) / seconds;
     const lines = [

@@ -5,10 +5,9 @@
 //
 // If the thread dies, its projections stop moving (/readyz shows the lag): it is started
 // again after a pause and resumes from the checkpoints it committed.
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Projection } from '../projections/shared/projection.js';
+import { threadEntry } from '../projections/shared/thread-entry.js';
 import { createPositionWaiters } from '../projections/shared/position-waiters.js';
 import type { ProjectionRunner, RunnerLogger } from '../projections/shared/runner.js';
 import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread.js';
@@ -18,19 +17,6 @@ const RESTART_DELAY_MS = 1000;
 export interface ProjectionThreadRunner extends ProjectionRunner {
   /** Tells the thread that the event store committed (wakes its subscription at once). */
   committed(): void;
-}
-
-/**
- * The thread's entry: the build in dist/, or, when running from the TypeScript sources (tsx,
- * vitest), a small module that registers tsx's loader in the thread first (a worker does not
- * take `--import tsx` from execArgv before its entry module loads on Node 20).
- */
-function threadEntry(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./projection-thread.js', import.meta.url);
-  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
-  const entry = new URL('./projection-thread.ts', import.meta.url).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(entry)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }
 
 export function createProjectionThreadRunner(deps: {
@@ -54,7 +40,7 @@ export function createProjectionThreadRunner(deps: {
 
   function spawn(): Promise<void> {
     const data: ProjectionThreadData = { eventStoreFile: deps.eventStoreFile, readStoreFile: deps.readStoreFile };
-    const thread = new Worker(threadEntry(), { workerData: data, execArgv: [] });
+    const thread = new Worker(threadEntry(import.meta.url, 'projection-thread'), { workerData: data, execArgv: [] });
     worker = thread;
     return new Promise<void>((resolve, reject) => {
       let ready = false;

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import type { EventStore } from '../adapters/eventstore/port.js';
 import type { ReadStore } from '../adapters/readstore/port.js';
 import { openSqliteReadStore } from '../adapters/readstore/sqlite.js';
+import type { ParallelRebuildOptions } from '../projections/shared/parallel-rebuild.js';
 import type { Projection } from '../projections/shared/projection.js';
 import { rebuildProjection } from '../projections/shared/runner.js';
 import { compareProjection, copyProjection } from '../projections/shared/compare.js';
@@ -28,6 +29,8 @@ export async function replay(deps: {
   scratchDir: string;
   apply: boolean;
   out: NodeJS.WritableStream;
+  /** Where worker threads can read the event store (a SQLite file): see rebuildProjection. */
+  parallel?: ParallelRebuildOptions;
 }): Promise<ReplayReport[]> {
   const reports: ReplayReport[] = [];
   for (const projection of deps.projections) {
@@ -45,7 +48,7 @@ export async function replay(deps: {
       }, cliProgress.Presets.shades_classic);
       bar.start(until, 0);
       const started = process.hrtime.bigint();
-      await rebuildProjection({ eventStore: deps.eventStore, target: scratch, projection, until, onProgress: (position) => bar.update(position) });
+      await rebuildProjection({ eventStore: deps.eventStore, target: scratch, projection, until, parallel: deps.parallel, onProgress: (position) => bar.update(position) });
       bar.update(until);
       bar.stop();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

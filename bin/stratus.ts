@@ -5,7 +5,7 @@ import { allProjections } from '../projections/index.js';
 import { startAgentProcess } from './agent-process.js';
 import { composeStratus, openEventStore, openStores, version } from './compose.js';
 import { createProjectionWorker } from './projection-worker.js';
-import { configDocs, loadConfig } from './config.js';
+import { configDocs, loadConfig, sqliteFile } from './config.js';
 import { createLogger } from './logger.js';
 import { replay } from './replay.js';
 import { listenApi } from './tls.js';
@@ -130,7 +130,9 @@ async function replayCommand(args: string[]) {
   const config = loadConfig();
   const { eventStore, readStore } = openStores(config, systemClock);
   try {
-    const reports = await replay({ eventStore, live: readStore, projections, scratchDir: config.dataDir, apply, out: process.stderr });
+    // Rebuild threads read a SQLite event store's file themselves (none for KurrentDB).
+    const parallel = config.eventStoreUrl.startsWith('sqlite:') ? { eventsFile: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE') } : undefined;
+    const reports = await replay({ eventStore, live: readStore, projections, scratchDir: config.dataDir, apply, out: process.stderr, parallel });
     for (const report of reports) {
       const rate = report.seconds > 0 ? Math.round(report.events / report.seconds) : report.events;
       process.stdout.write(`${report.projection}: rebuilt ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s); ` +

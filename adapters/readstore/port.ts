@@ -49,6 +49,12 @@ export interface WriteBatch {
   /** The document as this batch sees it (its own earlier writes included). */
   get(collection: string, id: string): Promise<Doc | undefined>;
   upsert(collection: string, doc: Doc): void;
+  /**
+   * Optional: upserts a document given as `JSON.stringify(doc)` (whose `id` is `id`), for a
+   * rebuild that serialized its documents in other threads (projections/shared/parallel-rebuild.ts).
+   * Stores the same as `upsert(collection, JSON.parse(json))`, without parsing and serializing again.
+   */
+  upsertJson?(collection: string, id: string, json: string): void;
   /** Sets fields by dotted path (`undefined` removes the field). No-op if the document is absent. */
   patch(collection: string, id: string, fields: Record<string, unknown>): void;
   delete(collection: string, id: string): void;

@@ -134,6 +134,9 @@ export class BulkWriter {
       this.worker = undefined;
       if (worker !== undefined) {
         const exited = new Promise((resolve) => worker.once('exit', resolve));
+        // An idle writer is unref'd: waiting for its exit must keep the process alive, or a
+        // process with nothing else to do ends right here, its caller's work unfinished.
+        worker.ref();
         worker.postMessage({ close: true });
         await exited;
       }

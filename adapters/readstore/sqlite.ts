@@ -694,6 +694,11 @@ class SqliteWriteBatch implements WriteBatch {
     entries.set(doc.id, { state: PRESENT, dirty: true, json: JSON.stringify(doc), doc: undefined, patches: undefined });
   }
 
+  upsertJson(collection: string, id: string, json: string): void {
+    if (typeof id !== 'string' || typeof json !== 'string') throw new TypeError('upsertJson takes a string id and JSON text');
+    this.entries(collection).set(id, { state: PRESENT, dirty: true, json, doc: undefined, patches: undefined });
+  }
+
   patch(collection: string, id: string, fields: Record<string, unknown>): void {
     const entries = this.entries(collection);
     const changes = parsePatch(fields);

@@ -97,6 +97,8 @@ export const auditLogProjection: Projection = {
   ],
   handles: ['TaskStarted', 'TaskSucceeded', 'TaskFailed', 'UserLoggedIn', 'UserLoggedOut', 'LoginFailed',
     'UserLocked', 'LoginRateLimited', 'AccessKeyAuthenticationFailed'],
+  // apply only upserts and patches entries by id
+  parallelRebuild: { module: import.meta.url },
 
   apply(recorded: RecordedEvent, batch: WriteBatch) {
     const event = recorded as unknown as AuditedEvent & RecordedEvent;

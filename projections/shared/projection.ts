@@ -15,6 +15,13 @@ export interface Projection {
   /** Event types `apply` reads; others only advance the checkpoint. */
   handles: readonly string[];
   apply(event: RecordedEvent, batch: WriteBatch): Promise<void> | void;
+  /**
+   * Set when `apply` only writes by id (upsert, patch, delete) and never reads (`batch.get`):
+   * a rebuild may then apply ranges of the log in worker threads at once and merge them in
+   * order (parallel-rebuild.ts). `module` is the URL of the module that exports this
+   * projection (its `import.meta.url`), which those threads import.
+   */
+  parallelRebuild?: { module: string };
 }
 
 const MAX_TIME = 8.64e15; // the range of Date

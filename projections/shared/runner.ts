@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../adapters/eventstore/port.js';
 import type { ReadStore } from '../../adapters/readstore/port.js';
 import { createPositionWaiters } from './position-waiters.js';
+import { canRebuildInParallel, rebuildInParallel, type ParallelRebuildOptions } from './parallel-rebuild.js';
 import type { Projection } from './projection.js';
 
 export interface RunnerLogger {
@@ -122,7 +123,9 @@ const REBUILD_BATCH = 1000;
 
 /**
  * Builds a projection from position zero into `target` up to `until`, reporting progress.
- * Used by `stratus replay` and by tests that compare a live model with a rebuild.
+ * Used by `stratus replay` and by tests that compare a live model with a rebuild. With
+ * `parallel`, a projection that declares `parallelRebuild` is applied by worker threads
+ * (parallel-rebuild.ts) when the log is long enough; the result is the same.
  */
 export async function rebuildProjection(deps: {
   eventStore: EventStore;
@@ -131,12 +134,20 @@ export async function rebuildProjection(deps: {
   until: number;
   batchSize?: number;
   onProgress?: (position: number) => void;
+  /**
+   * Where worker threads can read the event store: with it, a projection that declares
+   * `parallelRebuild` is rebuilt by several threads at once (parallel-rebuild.ts).
+   */
+  parallel?: ParallelRebuildOptions;
 }): Promise<void> {
   const { eventStore, target, projection, until } = deps;
   const batchSize = deps.batchSize ?? REBUILD_BATCH;
   await target.reset(projection.name, projection.collections, projection.version);
   const handles = new Set(projection.handles);
   let after = 0;
+  if (canRebuildInParallel(projection, until, deps.parallel)) {
+    after = await rebuildInParallel({ target, projection, until, options: deps.parallel, onProgress: deps.onProgress });
+  }
   while (after < until) {
     const events: RecordedEvent[] = (await eventStore.readAll({ after, limit: batchSize })).filter((event) => event.position <= until);
     if (events.length === 0) break;
