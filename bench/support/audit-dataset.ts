@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewEvent } from '../../adapters/eventstore/port.js';
 import { openSqliteEventStore } from '../../adapters/eventstore/sqlite.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 
 // A synthetic but realistic audit history: logins, failed logins and logouts (one event,
 // one entry) and tasks (TaskStarted + TaskSucceeded/TaskFailed in one append: two events,
@@ -13,16 +14,6 @@ export const actions = ['CreateVmInstance', 'StartVmInstance', 'StopVmInstance',
 export const start = Date.UTC(2026, 9, 1);
 export const span = 30 * 24 * 3600 * 1000;
 
-/** Deterministic pseudo-random numbers (mulberry32), so every run builds the same history. */
-function random(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function auditDataset(options: { entries: number; dir?: string }): Promise<{ eventsFile: string; dir: string }> {
   const dir = options.dir ?? join(process.cwd(), '.bench-data', `audit-${options.entries}`);
   const eventsFile = join(dir, 'events.db');
@@ -33,7 +24,7 @@ export async function auditDataset(options: { entries: number; dir?: string }): 
 
   let clockNow = start;
   const store = openSqliteEventStore({ file: eventsFile, clock: { now: () => clockNow } });
-  const next = random(42);
+  const next = seededRandom(42);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
   const step = span / options.entries;
   let pending: Array<Promise<unknown>> = [];

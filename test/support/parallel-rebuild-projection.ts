@@ -1,5 +1,6 @@
 import type { EventStore, NewEvent } from '../../adapters/eventstore/port.js';
 import type { Projection } from '../../projections/shared/projection.js';
+import { seededRandom } from './seeded-random.js';
 
 // A projection that writes every way a projection may write by id — upserts, patches by
 // dotted path (set and unset, into nested objects and arrays), deletes, in two collections —
@@ -49,23 +50,13 @@ export const parallelTestProjection: Projection = {
   },
 };
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function random(seed: number) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Appends `count` events of random writes to `things` ids (a few of them never created) and
  * `notes`, plus events the projection ignores; appends of one to three events, so that
  * related events sometimes share a commit.
  */
 export async function appendParallelTestHistory(events: EventStore, count: number, seed = 7): Promise<void> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const pick = (n: number) => Math.floor(next() * n);
   let written = 0;
   let pending: Array<Promise<unknown>> = [];
