@@ -16,8 +16,11 @@
 // URI it is uploaded (vol-upload) under a name of its own and then marked complete by a
 // second, empty volume (libvirt cannot rename), and only marked copies are used. Root
 // volumes are qcow2 overlays on the cached image.
-// Snapshots are qcow2 internal snapshots: qemu-img while the VM is off, QMP while it runs;
-// they need the volume files on this machine, so they work on local URIs only.
+// Snapshots are qcow2 internal snapshots: qemu-img while the VM is off, QMP while it runs.
+// qemu-img needs the volume files, so it runs where they are: on this machine for a local
+// URI, on the host over the management SSH connection (ssh-access.ts: the same key, settings
+// and multiplexed connection as virsh's) for a host reached over the default qemu+ssh URI.
+// Any other remote URI has no such channel: snapshots are refused there.
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
@@ -41,6 +44,7 @@ import { digestImage } from './image-source.js';
 import {
   checkDevice,
   checkId,
+  checkPath,
   checkPositiveInteger,
   diskXml,
   disksOfDomain,
@@ -89,6 +93,8 @@ export interface LibvirtDriverOptions {
    * host's password on first contact. Without it, ssh runs with the agent user's own settings.
    */
   sshDir?: string;
+  /** The ssh client for the management connection (default `ssh` on the PATH). */
+  ssh?: string;
   /** Tools tried, in order, to build a cloud-init seed ISO (default: every one the driver knows). */
   seedIsoTools?: readonly SeedIsoTool[];
   runner?: CommandRunner;
@@ -113,7 +119,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
   const graceStopTimeoutMs = options.graceStopTimeoutMs ?? 60_000;
   /** Pools checked (or being checked) per connection URI: concurrent operations share one check. */
   const poolsReady = new Map<string, Promise<void>>();
-  const sshAccess = options.sshDir ? createSshAccess({ dir: options.sshDir }) : undefined;
+  const sshAccess = options.sshDir ? createSshAccess({ dir: options.sshDir, ...(options.ssh ? { ssh: options.ssh } : {}) }) : undefined;
   /** Reached over qemu+ssh with Stratus's management key (the default URI, no libvirtUri given). */
   const viaManagementSsh = (host: HostAccess) => sshAccess !== undefined && host.libvirtUri === undefined;
   const domainTypes = new Map<string, 'kvm' | 'qemu'>();
@@ -134,7 +140,23 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
         throw error;
       }
     };
-    return { uri, virsh, virshIfFound, signal };
+    /** qemu-img where the host's files are, or undefined when there is no way to run it there. */
+    const qemuImg = isLocalUri(uri)
+      ? async (args: string[]) => (await runner.qemuImg(args, signal ? { signal } : {})).stdout
+      : viaManagementSsh(host)
+        ? async (args: string[]) => {
+          const command = sshAccess!.commandFor(host, ['qemu-img', ...args]);
+          try {
+            return (await runner.run(command.file, command.args, signal ? { signal } : {})).stdout;
+          } catch (error) {
+            if (error instanceof HypervisorError && /qemu-img: (command )?not found/.test(error.message)) {
+              throw new HypervisorError('DRIVER_UNAVAILABLE', `qemu-img is not installed on host ${host.managementIp}`);
+            }
+            throw error;
+          }
+        }
+        : undefined;
+    return { uri, virsh, virshIfFound, qemuImg, signal };
   }
   type Connection = ReturnType<typeof connect>;
 
@@ -416,13 +438,19 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     }
   }
 
-  function requireLocal(conn: Connection, what: string) {
-    if (!isLocalUri(conn.uri)) throw new HypervisorError('UNSUPPORTED_OPERATION', `${what} needs the volume files on the agent's machine; host ${conn.uri} is remote`);
+  /** qemu-img on the host's volume files (the path comes from libvirt; checked all the same). */
+  function qemuImgOn(conn: Connection, what: string) {
+    const run = conn.qemuImg;
+    if (!run) {
+      throw new HypervisorError('UNSUPPORTED_OPERATION',
+        `${what} needs qemu-img beside the volume files: on the agent's machine (a local URI) or over Stratus's management SSH (the default qemu+ssh URI); host ${conn.uri} is neither`);
+    }
+    return (args: string[], path: string) => run([...args, checkPath(path)]);
   }
 
-  async function snapshotsOf(path: string, signal?: AbortSignal) {
+  async function snapshotsOf(qemuImg: ReturnType<typeof qemuImgOn>, path: string) {
     // -U: read the header even while a running QEMU holds the image's lock.
-    return snapshotNamesOf((await runner.qemuImg(['info', '-U', '--output=json', path], signal ? { signal } : {})).stdout);
+    return snapshotNamesOf(await qemuImg(['info', '-U', '--output=json'], path));
   }
 
   /** QMP on a running VM, for internal snapshots of one disk without stopping it. */
@@ -651,16 +679,16 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     async 'snapshot.create'(conn, operation) {
       checkId('snapshot id', operation.snapshotId);
       const volume = await volumeOf(conn, operation.volumeId);
-      requireLocal(conn, 'a volume snapshot');
+      const qemuImg = qemuImgOn(conn, 'a volume snapshot');
       if (volume.format !== 'qcow2') throw new HypervisorError('UNSUPPORTED_OPERATION', `volume ${operation.volumeId} is raw: only qcow2 volumes have snapshots`);
       const sizeBytes = parseVolInfo(await conn.virsh('vol-info', '--bytes', '--pool', volumesPool, volume.name)).capacityBytes;
-      if ((await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId, sizeBytes };
+      if ((await snapshotsOf(qemuImg, volume.path)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId, sizeBytes };
       const holder = (await attachments(conn)).get(volume.path);
       const state = holder ? await stateOf(conn, holder.vmId) : undefined;
       if (holder && state !== undefined && state !== 'Stopped') {
         await qmp(conn, holder.vmId, 'blockdev-snapshot-internal-sync', { device: await nodeNameOf(conn, holder.vmId, volume.path), name: operation.snapshotId });
       } else {
-        await runner.qemuImg(['snapshot', '-c', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+        await qemuImg(['snapshot', '-c', operation.snapshotId], volume.path);
       }
       return { volumeId: operation.volumeId, snapshotId: operation.snapshotId, sizeBytes };
     },
@@ -668,8 +696,8 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
     async 'snapshot.revert'(conn, operation) {
       checkId('snapshot id', operation.snapshotId);
       const volume = await volumeOf(conn, operation.volumeId);
-      requireLocal(conn, 'a volume snapshot');
-      if (!(await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) {
+      const qemuImg = qemuImgOn(conn, 'a volume snapshot');
+      if (!(await snapshotsOf(qemuImg, volume.path)).includes(operation.snapshotId)) {
         throw new HypervisorError('SNAPSHOT_NOT_FOUND', `volume ${operation.volumeId} has no snapshot ${operation.snapshotId}`);
       }
       const holder = (await attachments(conn)).get(volume.path);
@@ -677,7 +705,7 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       if (holder && state !== undefined && state !== 'Stopped') {
         throw new HypervisorError('VM_NOT_STOPPED', `volume ${operation.volumeId} belongs to VM ${holder.vmId}, which is ${state}`);
       }
-      await runner.qemuImg(['snapshot', '-a', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+      await qemuImg(['snapshot', '-a', operation.snapshotId], volume.path);
       return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
     },
 
@@ -685,14 +713,14 @@ export function createLibvirtDriver(options: LibvirtDriverOptions = {}): Hypervi
       checkId('snapshot id', operation.snapshotId);
       const volume = await findVolume(conn, operation.volumeId);
       if (!volume) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
-      requireLocal(conn, 'a volume snapshot');
-      if (!(await snapshotsOf(volume.path, conn.signal)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
+      const qemuImg = qemuImgOn(conn, 'a volume snapshot');
+      if (!(await snapshotsOf(qemuImg, volume.path)).includes(operation.snapshotId)) return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
       const holder = (await attachments(conn)).get(volume.path);
       const state = holder ? await stateOf(conn, holder.vmId) : undefined;
       if (holder && state !== undefined && state !== 'Stopped') {
         await qmp(conn, holder.vmId, 'blockdev-snapshot-delete-internal-sync', { device: await nodeNameOf(conn, holder.vmId, volume.path), name: operation.snapshotId });
       } else {
-        await runner.qemuImg(['snapshot', '-d', operation.snapshotId, volume.path], conn.signal ? { signal: conn.signal } : {});
+        await qemuImg(['snapshot', '-d', operation.snapshotId], volume.path);
       }
       return { volumeId: operation.volumeId, snapshotId: operation.snapshotId };
     },

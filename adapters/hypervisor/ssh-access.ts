@@ -15,6 +15,10 @@
 // - The password is handed to ssh by OpenSSH's SSH_ASKPASS with SSH_ASKPASS_REQUIRE=force:
 //   the askpass helper prints an environment variable of the ssh process it was started by.
 //   The password is never in a file, nor in any process's arguments (no sshpass).
+// - Commands the driver runs on the host itself (qemu-img for volume snapshots) go through
+//   the same ssh with the same configuration file as virsh's wrapper. ssh hands its command
+//   to the remote user's login shell, so every word is quoted for a POSIX shell here, in one
+//   place (`shellQuote`, `remoteCommandLine`); execa runs ssh with an argument list, no local shell.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +36,41 @@ export interface SshAccess {
   ensureKey(host: Pick<HostAccess, 'username' | 'managementIp' | 'password'>, signal?: AbortSignal): Promise<void>;
   /** Checks the host again next time (its credentials or its key may have changed). */
   forget(host: Pick<HostAccess, 'username' | 'managementIp'>): void;
+  /**
+   * The ssh invocation that runs `argv` on the host with the management key and settings
+   * (after `ensureKey`): every word quoted for the remote shell.
+   */
+  commandFor(host: Pick<HostAccess, 'username' | 'managementIp'>, argv: readonly string[]): { file: string; args: string[] };
 }
+
+/** One word for a POSIX shell: single-quoted, each embedded `'` written as `'\''`. Nothing is special inside. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A command line for the remote user's shell: every word quoted. Control characters are
+ * refused (no argument the driver sends needs one, and a newline would end the command line
+ * for a shell that is not POSIX).
+ */
+export function remoteCommandLine(argv: readonly string[]): string {
+  if (argv.length === 0) throw new HypervisorError('INVALID_OPERATION', 'an empty remote command');
+  for (const word of argv) {
+    if (typeof word !== 'string' || /[\0-\x1f\x7f]/.test(word)) throw new HypervisorError('INVALID_OPERATION', 'a remote command word holds a control character');
+  }
+  return argv.map(shellQuote).join(' ');
+}
+
+/**
+ * ssh's arguments: Stratus's configuration file (key, known_hosts, BatchMode, ControlPath:
+ * the same file virsh's wrapper uses), any extra options, the user, then `--` so the address
+ * can never be read as an option, and the remote command line.
+ */
+export function sshArgs(config: string, host: Pick<HostAccess, 'username' | 'managementIp'>, remote: string, options: readonly string[] = []): string[] {
+  return [...configArgs(config), ...options, '-l', host.username, '--', host.managementIp.replace(/^\[(.*)\]$/, '$1'), remote];
+}
+
+const configArgs = (config: string) => ['-F', config];
 
 const publicKeyPattern = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2} [A-Za-z0-9@._-]+$/;
 const askpassVariable = 'STRATUS_SSH_ASKPASS_SECRET';
@@ -87,7 +125,7 @@ export function createSshAccess(options: { dir: string; ssh?: string; sshKeygen?
       '  LogLevel ERROR',
       '',
     ].join('\n'), { mode: 0o600 });
-    writeFileSync(paths.wrapper, `#!/bin/sh\nexec ${shellQuote(ssh)} -F ${shellQuote(paths.config)} "$@"\n`, { mode: 0o700 });
+    writeFileSync(paths.wrapper, `#!/bin/sh\nexec ${[ssh, ...configArgs(paths.config)].map(shellQuote).join(' ')} "$@"\n`, { mode: 0o700 });
     // Prints the password from the environment of the ssh that started it: nothing secret on disk.
     writeFileSync(paths.askpass, `#!/bin/sh\nprintf '%s\\n' "$${askpassVariable}"\n`, { mode: 0o700 });
   }
@@ -105,7 +143,7 @@ export function createSshAccess(options: { dir: string; ssh?: string; sshKeygen?
 
   async function run(host: Pick<HostAccess, 'username' | 'managementIp'>, args: string[], remote: string, env: Record<string, string>, signal?: AbortSignal) {
     try {
-      await execa(ssh, ['-F', paths.config, ...args, '-l', host.username, '--', host.managementIp, remote], {
+      await execa(ssh, sshArgs(paths.config, host, remote, args), {
         stdin: 'ignore',
         env: { LC_ALL: 'C', LANG: 'C', ...env },
         extendEnv: true,
@@ -165,9 +203,8 @@ export function createSshAccess(options: { dir: string; ssh?: string; sshKeygen?
     forget(host) {
       checked.delete(`${host.username}@${host.managementIp}`);
     },
+    commandFor(host, argv) {
+      return { file: ssh, args: sshArgs(paths.config, host, remoteCommandLine(argv)) };
+    },
   };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }

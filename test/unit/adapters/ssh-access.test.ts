@@ -5,8 +5,9 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSshAccess } from '../../../adapters/hypervisor/ssh-access.js';
+import { createSshAccess, remoteCommandLine, shellQuote, sshArgs } from '../../../adapters/hypervisor/ssh-access.js';
 
 const dirs: string[] = [];
 afterEach(() => { for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true }); });
@@ -62,5 +63,51 @@ describe('management SSH access', () => {
     const fake = fakeSsh();
     const access = createSshAccess({ dir: fake.dir, ssh: fake.ssh });
     await expect(access.ensureKey({ username: 'root', managementIp: '192.0.2.5' })).rejects.toMatchObject({ code: 'AUTHENTICATION_FAILED' });
+  });
+});
+
+describe('commands run on the host over the management connection', () => {
+  const awkward = ["it's", "''", 'a b', '$HOME', '`id`', '$(id)', '"x"', '\\', '*', '; rm -rf /', '-U', '', 'é ü', "a'b'c", '!', '~', '#c', '|&<>'];
+
+  it('quotes each word in single quotes, an embedded quote as \'\\\'\'', () => {
+    expect(shellQuote('plain')).toBe("'plain'");
+    expect(shellQuote('')).toBe("''");
+    expect(shellQuote("it's")).toBe("'it'\\''s'");
+    expect(shellQuote('$(id) `id` "x"')).toBe(`'$(id) \`id\` "x"'`);
+    expect(remoteCommandLine(['qemu-img', 'snapshot', '-c', 's-1', "/pool/a b's.qcow2"])).toBe(`'qemu-img' 'snapshot' '-c' 's-1' '/pool/a b'\\''s.qcow2'`);
+  });
+
+  it('a POSIX shell reads every quoted word back exactly, with nothing expanded or run', async () => {
+    // The remote side runs the line through the user's login shell: sh and bash here play it, printing each word received.
+    const line = remoteCommandLine(['printf', '%s\\0', ...awkward]);
+    for (const shell of ['sh', 'bash']) {
+      const { stdout } = await execa(shell, ['-c', line], { stripFinalNewline: false });
+      expect(stdout.split('\0').slice(0, -1), shell).toEqual(awkward);
+    }
+  });
+
+  it('refuses control characters and an empty command', () => {
+    for (const word of ['a\nb', 'a\rb', 'a\0b', 'a\tb', '\x7f']) expect(() => remoteCommandLine(['qemu-img', word])).toThrow(/control character/);
+    expect(() => remoteCommandLine([])).toThrow(/empty/);
+  });
+
+  it('builds ssh arguments: the shared configuration file, the user, `--` before the address, one quoted command line', () => {
+    expect(sshArgs('/data/ssh/config', { username: 'root', managementIp: '192.0.2.5' }, "'true'")).toEqual(['-F', '/data/ssh/config', '-l', 'root', '--', '192.0.2.5', "'true'"]);
+    expect(sshArgs('/c', { username: 'stratus', managementIp: '[2001:db8::5]' }, 'x', ['-o', 'ControlMaster=no']))
+      .toEqual(['-F', '/c', '-o', 'ControlMaster=no', '-l', 'stratus', '--', '2001:db8::5', 'x']);
+  });
+
+  it('runs a host command with the same ssh and configuration file as virsh\'s wrapper', async () => {
+    const fake = fakeSsh();
+    const access = createSshAccess({ dir: fake.dir, ssh: fake.ssh });
+    await access.ensureKey({ username: 'root', managementIp: '192.0.2.5', password: 'pw' });
+    const command = access.commandFor({ username: 'root', managementIp: '192.0.2.5' }, ['qemu-img', 'info', '-U', '--output=json', "/pool/v'1.qcow2"]);
+    expect(command).toEqual({
+      file: fake.ssh,
+      args: ['-F', join(fake.dir, 'config'), '-l', 'root', '--', '192.0.2.5', `'qemu-img' 'info' '-U' '--output=json' '/pool/v'\\''1.qcow2'`],
+    });
+    // The wrapper virsh runs points ssh at the same file.
+    expect(readFileSync(access.sshCommand, 'utf8')).toContain(`exec '${fake.ssh}' '-F' '${join(fake.dir, 'config')}' "$@"`);
+    expect(() => access.commandFor({ username: 'root', managementIp: '192.0.2.5' }, ['qemu-img', 'x\ny'])).toThrow(/control character/);
   });
 });
