@@ -25,6 +25,7 @@ import { openKurrentEventStore } from '../adapters/eventstore/kurrentdb.js';
 import { composeEffects, type ComposedEffects, type EffectsOptions } from './effects.js';
 import { createVolumeProcessManager, type VolumeProcessManager } from '../commands/compute/volume-process-manager.js';
 import { createVmLifecycle, type VmLifecycle } from '../commands/compute/vm-lifecycle.js';
+import { createUserDepartureProcess } from '../commands/tenancy/user-departure.js';
 import { createQuotaReleaseProcess } from '../commands/tenancy/quota-release.js';
 import { createTicketFulfilment } from '../commands/tickets/fulfilment.js';
 import type { MailSender } from '../adapters/mail/port.js';
@@ -55,6 +56,8 @@ export interface Stratus {
   notifier: { drained(timeoutMs?: number): Promise<boolean> };
   /** Gives project quota back when resources stop, fail or are expunged; tests wait for it with `drained()`. */
   quotaRelease: { drained(timeoutMs?: number): Promise<boolean> };
+  /** Takes deleted users out of departments and user groups; tests wait for it with `drained()`. */
+  userDeparture: { drained(timeoutMs?: number): Promise<boolean> };
   /** Set on first start when the admin password was generated: show it once. */
   generatedAdminPassword?: string;
   close(): Promise<void>;
@@ -125,6 +128,9 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   // Tenancy: gives a project's quota back when a VM's creation fails or it is expunged.
   const quotaRelease = createQuotaReleaseProcess({ eventStore, readStore, log });
   await quotaRelease.start();
+  // Tenancy: a deleted user leaves every department and user group.
+  const userDeparture = createUserDepartureProcess({ store: eventStore, readStore, clock, log, userGroupsCaughtUp: (position) => runner.waitFor(position, 30_000, 'tenancy-user-groups') });
+  await userDeparture.start();
   // Tickets: a finally approved ticket's request runs as a task, for its applicant.
   const ticketFulfilment = createTicketFulfilment({ store: eventStore, readStore, clock, tasks, log });
   await ticketFulfilment.start();
@@ -151,7 +157,7 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
 
   const stratus: Stratus = {
     app, eventStore, readStore, runner, tasks, secrets, effects, volumeProcessManager, vmLifecycle,
-    reclaim: { timer: reclaimTimer }, notifier, quotaRelease,
+    reclaim: { timer: reclaimTimer }, notifier, quotaRelease, userDeparture,
     async close() {
       await reclaimTimer.stop();
       await tasks.drain();
@@ -162,6 +168,7 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
       await mail.close();
       await ticketProcessFollower.stop();
       await quotaRelease.stop();
+      await userDeparture.stop();
       await effects.stop();
       await runner.stop();
       await recovery;

@@ -78,7 +78,7 @@ export async function runOrganizationCommand(
   deps: OrganizationDeps, command: OrganizationCommand, metadata: EventMetadata, options: { expectedVersion?: number } = {},
 ): Promise<{ view: OrganizationView | undefined; deletedIds: string[]; position: number }> {
   const outcome = await organizationTrees.handle(deps.store, organizationTreeStream, command, metadata, options);
-  const node = outcome.state.nodes.get(command.organizationId);
+  const node = 'organizationId' in command ? outcome.state.nodes.get(command.organizationId) : undefined;
   const deletedIds = outcome.events.filter((event) => event.type === 'OrganizationDeleted').map((event) => (event.data as { organizationId: string }).organizationId);
   return { view: node ? organizationView(outcome.state, node) : undefined, deletedIds, position: outcome.position };
 }

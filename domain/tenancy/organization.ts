@@ -53,7 +53,9 @@ export type OrganizationCommand =
   | { type: 'UnassignAdmin'; organizationId: string; userId: string }
   /** `platformRoles`: the roles the user holds outside the tree (system or custom role references). */
   | { type: 'AssignManager'; organizationId: string; userId: string; platformRoles: readonly string[] }
-  | { type: 'UnassignManager'; organizationId: string; userId: string };
+  | { type: 'UnassignManager'; organizationId: string; userId: string }
+  /** A deleted user leaves every department (and so every admin and manager role there). */
+  | { type: 'RemoveUserEverywhere'; userId: string };
 
 export interface OrganizationNode {
   id: string;
@@ -131,6 +133,10 @@ export const organizationDecider: Decider<OrganizationCommand, OrganizationTree,
   initialState: { nodes: ImmutableMap.empty(), deleted: ImmutableMap.empty() },
 
   decide(command, tree) {
+    if (command.type === 'RemoveUserEverywhere') {
+      return [...tree.nodes.values()].filter((node) => node.members.has(command.userId)).map((node) => node.id).sort()
+        .map((organizationId): OrganizationEvent => ({ type: 'OrganizationUserRemoved', data: { organizationId, userId: command.userId } }));
+    }
     const organizationId = command.organizationId;
     switch (command.type) {
       case 'CreateOrganization': {

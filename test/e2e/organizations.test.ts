@@ -24,6 +24,48 @@ const post = (path: string, body: object, auth = admin) => http().post(path).set
 const createUser = async (username: string, roles: string[] = []) => (await post('/v1/users', { username, password, roles }).expect(201)).body.id as string;
 const createOrganization = async (name: string, parentId?: string) => (await post('/v1/organizations', { name, ...(parentId ? { parentId } : {}) }).expect(201)).body;
 
+describe('a deleted user', () => {
+  it('leaves every department (with their admin and manager roles) and every user group; the read models no longer list them', async () => {
+    const firm = await createOrganization('firm');
+    const desk = await createOrganization('desk', firm.id);
+    const dee = await createUser('dee');
+    const eve = await createUser('eve');
+    const stays = await createUser('stays');
+    await post(`/v1/organizations/${firm.id}/users`, { userId: dee }).expect(200);
+    await post(`/v1/organizations/${desk.id}/admins`, { userId: dee }).expect(200);
+    await post(`/v1/organizations/${desk.id}/users`, { userId: stays }).expect(200);
+    await post(`/v1/organizations/${firm.id}/managers`, { userId: eve }).expect(200);
+    const group = (await post('/v1/user-groups', { name: 'leavers', userIds: [dee, eve, stays] }).expect(201)).body;
+    const other = (await post('/v1/user-groups', { name: 'dee-only', userIds: [dee] }).expect(201)).body;
+
+    await http().delete(`/v1/users/${dee}`).set('Authorization', admin).expect(200);
+    await http().delete(`/v1/users/${eve}`).set('Authorization', admin).expect(200);
+    await caughtUp(s);
+    await s.userDeparture.drained(30_000);
+    await caughtUp(s);
+
+    const get = async (path: string) => (await http().get(path).set('Authorization', admin).expect(200)).body;
+    expect(await get(`/v1/organizations/${firm.id}`)).toMatchObject({ memberUserIds: [], managerUserIds: [], adminUserIds: [] });
+    expect(await get(`/v1/organizations/${desk.id}`)).toMatchObject({ memberUserIds: [stays], adminUserIds: [] });
+    expect((await get(`/v1/organizations?q=memberUserIds=${dee}`)).items).toEqual([]);
+    const { departmentManagersOf } = await import('../../commands/tenancy/organizations.js');
+    expect(await departmentManagersOf(s.readStore, desk.id)).toEqual([]);
+    expect((await get(`/v1/user-groups/${group.id}`)).userIds).toEqual([stays]);
+    expect((await get(`/v1/user-groups/${other.id}`)).userIds).toEqual([]);
+    expect((await get(`/v1/user-groups?q=userIds=${dee}`)).items).toEqual([]);
+
+    // Through events on the tree and the groups, caused by the deletion; a redelivery changes nothing.
+    const deleted = (await s.eventStore.readStream(`user-${dee}`)).find((event) => event.type === 'UserDeleted')!;
+    const removals = (await s.eventStore.readStream('organization-tree')).filter((event) => event.metadata.causationId === deleted.id);
+    expect(removals.map((event) => [event.type, (event.data as { organizationId: string }).organizationId]).sort())
+      .toEqual([['OrganizationUserRemoved', firm.id], ['OrganizationUserRemoved', desk.id]].sort());
+    const head = await s.eventStore.headPosition();
+    const { handleUserDeleted } = await import('../../commands/tenancy/user-departure.js');
+    await handleUserDeleted({ store: s.eventStore, readStore: s.readStore, clock: { now: () => Date.now() } as never }, deleted);
+    expect(await s.eventStore.headPosition()).toBe(head);
+  });
+});
+
 describe('organizations', () => {
   it('builds a tree, moves a department with its sub-departments, refuses cycles, and deletes a department with its sub-departments', async () => {
     const acme = await createOrganization('acme');
@@ -175,3 +217,4 @@ describe('organizations', () => {
     expect(run.stdout).toMatch(/tenancy-organizations: rebuilt \d+ events .*equal to the live model/);
   });
 });
+

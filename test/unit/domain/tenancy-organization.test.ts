@@ -85,4 +85,12 @@ describe('organization tree decider', () => {
       .then([userAdded('qa', 'u1'), managerAssigned('qa', 'u1')]);
     given(...tree).when({ type: 'UnassignManager', organizationId: 'acme', userId: 'u1' }).thenFails('NOT_A_DEPARTMENT_MANAGER');
   });
+
+  it('removes a deleted user from every department they are in (their roles end with it), and does nothing once done', () => {
+    const removed = (organizationId: string, userId: string): OrganizationEvent => ({ type: 'OrganizationUserRemoved', data: { organizationId, userId } });
+    const history = [...tree, userAdded('qa', 'u1'), adminAssigned('backend', 'u1'), userAdded('backend', 'u1'), userAdded('dev', 'u2')];
+    given(...history).when({ type: 'RemoveUserEverywhere', userId: 'u1' }).then([removed('backend', 'u1'), removed('qa', 'u1')]);
+    given(...history, removed('backend', 'u1'), removed('qa', 'u1')).when({ type: 'RemoveUserEverywhere', userId: 'u1' }).then([]);
+    given(...tree, managerAssigned('acme', 'u3'), userAdded('acme', 'u3')).when({ type: 'RemoveUserEverywhere', userId: 'u3' }).then([removed('acme', 'u3')]);
+  });
 });
