@@ -17,7 +17,7 @@ import { organizationFields, organizationMembersCollection, organizationsCollect
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { authorizeRequest } from '../shared/authorize.js';
 import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
-import { etagOf } from '../shared/etag.js';
+import { etagOf, ifMatchVersion } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -91,8 +91,11 @@ export function organizationEndpoints(deps: { eventStore: EventStore; readStore:
     await respondWithTask(req, res, deps.tasks, started, { successStatus });
   }
 
-  const command = (req: Request, res: Response, organizationId: string, action: string, request: unknown, decide: OrganizationCommand, alsoAbout: string[] = []) =>
-    organizationTask(req, res, organizationId, action, request, (metadata) => runOrganizationCommand(commandDeps, decide, metadata), 200, alsoAbout);
+  // A department's ETag is the version of the organization tree it lives in (GET /v1/organizations/:id).
+  const command = (req: Request, res: Response, organizationId: string, action: string, request: unknown, decide: OrganizationCommand, alsoAbout: string[] = []) => {
+    const expectedVersion = ifMatchVersion(req.get('if-match'));
+    return organizationTask(req, res, organizationId, action, request, (metadata) => runOrganizationCommand(commandDeps, decide, metadata, { expectedVersion }), 200, alsoAbout);
+  };
 
   const roleEndpoints = (
     path: 'users' | 'admins' | 'managers', add: 'AddUser' | 'AssignAdmin' | 'AssignManager', remove: 'RemoveUser' | 'UnassignAdmin' | 'UnassignManager',

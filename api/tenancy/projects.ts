@@ -12,7 +12,7 @@ import { weekdays } from '../../domain/tenancy/login-windows.js';
 import { projectFields, projectMemberFields, projectMembersCollection, projectsCollection } from '../../projections/tenancy/projects.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, localsOf, requestContextOf, type Endpoint } from '../shared/endpoint.js';
-import { etagOf } from '../shared/etag.js';
+import { etagOf, ifMatchVersion } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -72,8 +72,10 @@ export function projectEndpoints(deps: { eventStore: EventStore; readStore: Read
 
   async function projectTask(req: Request, res: Response, projectId: string, action: string, request: unknown, command: ProjectCommand, successStatus: 200 | 201 = 200) {
     assertVisible(res, projectId);
+    // Read before the task: a malformed If-Match is the client's error (400), not the task's.
+    const expectedVersion = ifMatchVersion(req.get('if-match'));
     const started = await deps.tasks.start(requestContextOf(req, res), { action, resourceType: 'project', resourceIds: [projectId], request },
-      async ({ metadata }) => ({ result: (await runProjectCommand(commandDeps, projectId, command, metadata)).view }));
+      async ({ metadata }) => ({ result: (await runProjectCommand(commandDeps, projectId, command, metadata, { expectedVersion })).view }));
     await respondWithTask(req, res, deps.tasks, started, { successStatus });
   }
 

@@ -15,7 +15,7 @@ import { projectGroupFields, projectGroupsCollection } from '../../projections/t
 import { userGroupFields, userGroupsCollection } from '../../projections/tenancy/user-groups.js';
 import type { ProjectionRunner } from '../../projections/shared/runner.js';
 import { endpoint, requestContextOf, type Endpoint } from '../shared/endpoint.js';
-import { etagOf } from '../shared/etag.js';
+import { etagOf, ifMatchVersion } from '../shared/etag.js';
 import { sendList } from '../shared/list.js';
 import { ProblemError } from '../shared/problem.js';
 import { respondWithTask } from '../shared/task-response.js';
@@ -97,8 +97,9 @@ export function userGroupEndpoints(deps: { eventStore: EventStore; readStore: Re
       method: 'patch', path: '/v1/user-groups/:id', tag: 'user-groups', summary: 'Rename or describe a user group', permission: 'user-group:update', body: updateBody,
       responses: { 200: { description: 'The user group', schema: userGroupSchema } },
       async handle({ req, res, params, body }) {
+        const expectedVersion = ifMatchVersion(req.get('if-match'));
         await groupTask(req, res, params.id!, 'UpdateUserGroup', { userGroupId: params.id, ...body },
-          async (metadata) => (await runUserGroupCommand(groupDeps, params.id!, { type: 'UpdateUserGroup', ...body }, metadata)).view);
+          async (metadata) => (await runUserGroupCommand(groupDeps, params.id!, { type: 'UpdateUserGroup', ...body }, metadata, { expectedVersion })).view);
       },
     }),
     endpoint({
@@ -107,8 +108,9 @@ export function userGroupEndpoints(deps: { eventStore: EventStore; readStore: Re
       responses: { 200: { description: 'Deleted' } },
       async handle({ req, res, params }) {
         const userGroupId = params.id!;
+        const expectedVersion = ifMatchVersion(req.get('if-match'));
         await groupTask(req, res, userGroupId, 'DeleteUserGroup', { userGroupId }, async (metadata) => {
-          await runUserGroupCommand(groupDeps, userGroupId, { type: 'DeleteUserGroup', now: deps.clock.now() }, metadata);
+          await runUserGroupCommand(groupDeps, userGroupId, { type: 'DeleteUserGroup', now: deps.clock.now() }, metadata, { expectedVersion });
           // Access through the group ends with the delete itself (login reads the group's stream);
           // leaving the projects keeps their member lists true. The read model is asked once caught up.
           await deps.runner.waitFor(await deps.eventStore.headPosition(), catchUpMs);
