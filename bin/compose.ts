@@ -128,8 +128,8 @@ export async function composeStratus(config: Config, options: { log: Logger; clo
   // Tenancy: gives a project's quota back when a VM's creation fails or it is expunged.
   const quotaRelease = createQuotaReleaseProcess({ eventStore, readStore, log });
   await quotaRelease.start();
-  // Tenancy: a deleted user leaves every department and user group.
-  const userDeparture = createUserDepartureProcess({ store: eventStore, readStore, clock, log, userGroupsCaughtUp: (position) => runner.waitFor(position, 30_000, 'tenancy-user-groups') });
+  // Tenancy: a deleted user leaves every department, user group and project.
+  const userDeparture = createUserDepartureProcess({ store: eventStore, readStore, clock, log, caughtUp: (position, projection) => runner.waitFor(position, 30_000, projection) });
   await userDeparture.start();
   // Tickets: a finally approved ticket's request runs as a task, for its applicant.
   const ticketFulfilment = createTicketFulfilment({ store: eventStore, readStore, clock, tasks, log });

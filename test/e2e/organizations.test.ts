@@ -25,7 +25,7 @@ const createUser = async (username: string, roles: string[] = []) => (await post
 const createOrganization = async (name: string, parentId?: string) => (await post('/v1/organizations', { name, ...(parentId ? { parentId } : {}) }).expect(201)).body;
 
 describe('a deleted user', () => {
-  it('leaves every department (with their admin and manager roles) and every user group; the read models no longer list them', async () => {
+  it('leaves every department (with their admin and manager roles), every user group and every project; the read models no longer list them', async () => {
     const firm = await createOrganization('firm');
     const desk = await createOrganization('desk', firm.id);
     const dee = await createUser('dee');
@@ -37,6 +37,9 @@ describe('a deleted user', () => {
     await post(`/v1/organizations/${firm.id}/managers`, { userId: eve }).expect(200);
     const group = (await post('/v1/user-groups', { name: 'leavers', userIds: [dee, eve, stays] }).expect(201)).body;
     const other = (await post('/v1/user-groups', { name: 'dee-only', userIds: [dee] }).expect(201)).body;
+    const project = (await http().post('/v1/projects').set('Authorization', admin).set('Prefer', 'wait=10').send({ name: 'leavers-project' }).expect(201)).body;
+    await post(`/v1/projects/${project.id}/members`, { userId: dee, role: 'project-admin' }).expect(200);
+    await post(`/v1/projects/${project.id}/members`, { userId: stays, role: 'member' }).expect(200);
 
     await http().delete(`/v1/users/${dee}`).set('Authorization', admin).expect(200);
     await http().delete(`/v1/users/${eve}`).set('Authorization', admin).expect(200);
@@ -53,6 +56,7 @@ describe('a deleted user', () => {
     expect((await get(`/v1/user-groups/${group.id}`)).userIds).toEqual([stays]);
     expect((await get(`/v1/user-groups/${other.id}`)).userIds).toEqual([]);
     expect((await get(`/v1/user-groups?q=userIds=${dee}`)).items).toEqual([]);
+    expect((await get(`/v1/projects/${project.id}/members`)).items.map((member: { userId: string }) => member.userId)).toEqual([stays]);
 
     // Through events on the tree and the groups, caused by the deletion; a redelivery changes nothing.
     const deleted = (await s.eventStore.readStream(`user-${dee}`)).find((event) => event.type === 'UserDeleted')!;
