@@ -24,6 +24,7 @@ import { auditCollection, auditLogProjection } from '../projections/audit/audit-
 import { rebuildProjection } from '../projections/shared/runner.js';
 import { auditDataset } from './support/audit-dataset.js';
 import { cpuTime } from './support/cpu-time.js';
+import { sqliteParallelRebuild } from '../bin/rebuild-options.js';
 
 const args = process.argv.slice(2);
 const liveTarget = args.includes('--live-target');
@@ -60,7 +61,7 @@ const sampler = setInterval(sampleThreads, 200);
 const load = loadavg().map((value) => value.toFixed(1)).join(' ');
 const cpuBefore = cpuTime();
 const started = process.hrtime.bigint();
-await rebuildProjection({ eventStore, target, projection: auditLogProjection, until, parallel: sequential ? undefined : { eventsFile, workers, rangeEvents } });
+await rebuildProjection({ eventStore, target, projection: auditLogProjection, until, parallel: sequential ? undefined : sqliteParallelRebuild({ eventsFile, workers, rangeEvents }) });
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const cpu = cpuBefore && cpuTime(cpuBefore);
 clearInterval(sampler);

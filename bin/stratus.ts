@@ -9,6 +9,7 @@ import { configDocs, loadConfig, sqliteFile } from './config.js';
 import { createLogger } from './logger.js';
 import { replay } from './replay.js';
 import { listenApi } from './tls.js';
+import { sqliteParallelRebuild } from './rebuild-options.js';
 
 const help = `stratus ${version} — control plane of a private KVM cloud (event-sourced CQRS)
 
@@ -131,7 +132,7 @@ async function replayCommand(args: string[]) {
   const { eventStore, readStore } = openStores(config, systemClock);
   try {
     // Rebuild threads read a SQLite event store's file themselves (none for KurrentDB).
-    const parallel = config.eventStoreUrl.startsWith('sqlite:') ? { eventsFile: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE') } : undefined;
+    const parallel = config.eventStoreUrl.startsWith('sqlite:') ? sqliteParallelRebuild({ eventsFile: sqliteFile(config.eventStoreUrl, 'STRATUS_EVENTSTORE') }) : undefined;
     const reports = await replay({ eventStore, live: readStore, projections, scratchDir: config.dataDir, apply, out: process.stderr, parallel });
     for (const report of reports) {
       const rate = report.seconds > 0 ? Math.round(report.events / report.seconds) : report.events;

@@ -1,6 +1,6 @@
 // A rebuild spread over worker threads, for projections that only write by id
 // (`parallelRebuild` on the Projection). The log up to `until` is cut into ranges; each
-// worker (rebuild-worker.ts) reads a range with its own connection to the SQLite event store,
+// worker (bin/rebuild-worker.ts, given as `workerEntry`) reads a range with its own connection to the SQLite event store,
 // decodes it and applies the projection into an in-memory state (range-batch.ts), and posts
 // the range's documents back already serialized. The main thread only merges and writes:
 // ranges are committed to the target in log order, each one held until the next arrives so
@@ -16,14 +16,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ReadStore } from '../../adapters/readstore/port.js';
-import { threadEntry } from './thread-entry.js';
 import type { Projection } from './projection.js';
 import { DeferredPatches, mergePending, writeRange, type RangeWrites } from './range-batch.js';
-import type { FromRebuildWorker, RangeRequest, RebuildWorkerData } from './rebuild-worker.js';
+import type { FromRebuildWorker, RangeRequest, RebuildWorkerData } from './rebuild-messages.js';
 
 export interface ParallelRebuildOptions {
   /** The SQLite event store's file, which the workers open read-only. */
   eventsFile: string;
+  /** The workers' entry module (bin/rebuild-options.ts gives bin/rebuild-worker.ts; see thread-entry.ts). */
+  workerEntry: URL;
   /** Worker threads (default: the cores, at most 4). */
   workers?: number;
   /**
@@ -124,7 +125,7 @@ export async function rebuildInParallel(deps: {
     for (let i = 0; i < workerCount; i++) {
       // Only --cpu-prof passes on, so that a profile of a rebuild covers its workers.
       const execArgv = process.execArgv.filter((arg) => arg.startsWith('--cpu-prof'));
-      const worker = new Worker(threadEntry(import.meta.url, 'rebuild-worker'), { workerData: data, execArgv });
+      const worker = new Worker(options.workerEntry, { workerData: data, execArgv });
       workers.push(worker);
       worker.on('message', (message: FromRebuildWorker) => {
         if (message.kind === 'error') {

@@ -12,6 +12,7 @@ import type { Projection } from '../../projections/shared/projection.js';
 import { createProjectionRunner, rebuildProjection } from '../../projections/shared/runner.js';
 import { replay } from '../../bin/replay.js';
 import { appendParallelTestHistory, parallelTestProjection } from '../support/parallel-rebuild-projection.js';
+import { sqliteParallelRebuild } from '../../bin/rebuild-options.js';
 
 // A projection that only writes by id may be rebuilt by worker threads, each applying a
 // range of the log, merged in order (projections/shared/parallel-rebuild.ts). Whatever the
@@ -54,7 +55,7 @@ describe('parallel rebuild', () => {
     try {
       await rebuildProjection({
         eventStore: events, target, projection, until,
-        parallel: parallel && { eventsFile: eventsFile(), ...parallel },
+        parallel: parallel && sqliteParallelRebuild({ eventsFile: eventsFile(), ...parallel }),
         onProgress: (position) => progress.push(position),
       });
     } finally {
@@ -140,7 +141,7 @@ describe('parallel rebuild', () => {
       out.on('data', (chunk: Buffer) => (printed += chunk.toString()));
       const [report] = await replay({
         eventStore: events, live, projections: [parallelTestProjection], scratchDir: dir, apply: false, out,
-        parallel: { eventsFile: eventsFile(), workers: 2, rangeEvents: 200 },
+        parallel: sqliteParallelRebuild({ eventsFile: eventsFile(), workers: 2, rangeEvents: 200 }),
       });
       expect(report).toMatchObject({ projection: 'parallel-test', events: head, equal: true, differences: [] });
       expect(printed).toMatch(/100%/);

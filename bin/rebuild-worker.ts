@@ -1,33 +1,12 @@
-// A worker thread of a parallel rebuild (parallel-rebuild.ts): reads ranges of the SQLite
-// event store with its own read-only connection, decodes them and applies the projection
-// into a RangeBatch, and posts each range's writes back (documents already serialized).
-import Database from 'better-sqlite3';
+// A worker thread of a parallel rebuild (projections/shared/parallel-rebuild.ts): reads ranges
+// of the SQLite event store with its own read-only connection, decodes them and applies the
+// projection into a RangeBatch, and posts each range's writes back (documents already
+// serialized). Here in bin/ because it opens the store's file itself.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RecordedEvent } from '../../adapters/eventstore/port.js';
-import { batchJsonSql } from '../../adapters/eventstore/sqlite-read-ahead.js';
-import type { Projection } from './projection.js';
-import { RangeBatch, type RangeWrites } from './range-batch.js';
-
-export interface RebuildWorkerData {
-  eventsFile: string;
-  /** URL of the module exporting the projection, and its name. */
-  module: string;
-  projection: string;
-  /** Events per read. */
-  readBatch: number;
-}
-
-/** Main thread → worker: apply the events after `after` up to `until`. */
-export interface RangeRequest {
-  range: number;
-  after: number;
-  until: number;
-}
-
-export type FromRebuildWorker =
-  | { kind: 'ready' }
-  | { kind: 'range'; range: number; last: number; writes: RangeWrites[] }
-  | { kind: 'error'; range: number | undefined; message: string };
+import { openSqliteRangeReader, type SqliteRangeReader } from '../adapters/eventstore/sqlite-range-reader.js';
+import type { Projection } from '../projections/shared/projection.js';
+import { RangeBatch } from '../projections/shared/range-batch.js';
+import type { FromRebuildWorker, RangeRequest, RebuildWorkerData } from '../projections/shared/rebuild-messages.js';
 
 function isProjection(value: unknown, name: string): value is Projection {
   return typeof value === 'object' && value !== null && (value as Projection).name === name && typeof (value as Projection).apply === 'function';
@@ -37,14 +16,12 @@ async function main() {
   const port = parentPort!;
   const data = workerData as RebuildWorkerData;
   let projection: Projection;
-  let db: Database.Database;
-  let read: Database.Statement<unknown[], unknown>;
+  let reader: SqliteRangeReader;
   try {
     const found = Object.values(await import(data.module) as Record<string, unknown>).find((value) => isProjection(value, data.projection));
     if (found === undefined) throw new Error(`${data.module} exports no projection named ${data.projection}`);
     projection = found;
-    db = new Database(data.eventsFile, { readonly: true, fileMustExist: true, timeout: 5000 });
-    read = db.prepare(batchJsonSql).pluck();
+    reader = openSqliteRangeReader(data.eventsFile);
   } catch (error) {
     port.postMessage({ kind: 'error', range: undefined, message: String((error as Error)?.message ?? error) } satisfies FromRebuildWorker);
     return;
@@ -55,9 +32,8 @@ async function main() {
     const batch = new RangeBatch(projection.name);
     let last = after;
     while (last < until) {
-      const text = read.get(last, Math.min(data.readBatch, until - last)) as string | null;
-      if (text === null) break; // the end of the log
-      const events = JSON.parse(text) as RecordedEvent[];
+      const events = reader.read(last, Math.min(data.readBatch, until - last));
+      if (events.length === 0) break; // the end of the log
       for (const event of events) {
         // The SQL orders by position; check it, as the store's own reader does.
         if (!(event.position > last)) throw new Error(`events out of order after position ${last}`);
@@ -73,7 +49,7 @@ async function main() {
 
   port.on('message', (request: RangeRequest | { kind: 'close' }) => {
     if ('kind' in request) {
-      db.close();
+      reader.close();
       port.close();
       return;
     }
